@@ -1,0 +1,66 @@
+import type { OutcomeClass } from './outcome.js';
+
+/** Entries kept per record (BullMQ's `stackTraceLimit`); RETRY_ATTEMPTS is capped below it. */
+export const HISTORY_LIMIT = 200;
+
+/** One provider call, as an operator sees it in a record's `history`. */
+export interface AttemptEntry {
+  at: string; // ISO time the call started
+  http_status: number | 'timeout' | 'network';
+  class: OutcomeClass;
+  latency_ms: number;
+  code?: string;
+  message?: string;
+  provider_response?: unknown;
+  /** The call that ended a run (success or dead letter); a replay starts a new run after it. */
+  terminal?: boolean;
+  /** A call made while the provider's circuit was open: it spends no attempt (CONTRACT §4). */
+  uncounted?: boolean;
+}
+
+/**
+ * Failed attempts ride on BullMQ's own per-job `stacktrace` list: the worker throws an error whose `stack` is the
+ * entry's JSON, and BullMQ stores it in the same Redis call that moves the job to delayed/failed. The history thus
+ * costs no extra round trip, survives replays (BullMQ keeps `stacktrace` on retry) and is read back with the job.
+ */
+export function encodeAttempt(entry: AttemptEntry): string {
+  return JSON.stringify(entry);
+}
+
+export function decodeAttempts(stacktrace: readonly string[] | null | undefined): AttemptEntry[] {
+  const entries: AttemptEntry[] = [];
+  for (const raw of stacktrace ?? []) {
+    try {
+      const parsed = JSON.parse(raw) as AttemptEntry;
+      if (parsed && typeof parsed === 'object' && typeof parsed.class === 'string') {
+        entries.push(parsed);
+        continue;
+      }
+    } catch {
+      // A stack that is not ours: BullMQ's own failures (stalled jobs, a crashed processor).
+    }
+    entries.push({ at: '', http_status: 'network', class: 'retryable', latency_ms: 0, code: 'worker_error', message: raw.split('\n')[0] ?? raw });
+  }
+  return entries;
+}
+
+/** Counted attempts since the last terminal entry: the attempts of the current run (a replay starts afresh). */
+export function attemptsInRun(history: readonly AttemptEntry[]): number {
+  let count = 0;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const entry = history[i]!;
+    if (entry.terminal) break;
+    if (!entry.uncounted) count++;
+  }
+  return count;
+}
+
+/** True when an earlier call of this run may have reached the provider but its answer was lost. */
+export function hadLostAnswer(history: readonly AttemptEntry[]): boolean {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const entry = history[i]!;
+    if (entry.terminal) return false;
+    if (entry.http_status === 'timeout' || entry.code === 'connection_reset' || entry.code === 'undocumented_body') return true;
+  }
+  return false;
+}

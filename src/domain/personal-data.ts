@@ -1,0 +1,28 @@
+/** Keys whose values are personal data in the seeds (001, 003: `client_phone_number`). */
+const PERSONAL_KEYS = new Set(['client_phone_number', 'phone', 'phone_number']);
+
+/** `998712565009` → `998*****5009`: enough for support to recognise a customer, useless to anyone else. */
+export function maskPhone(value: string): string {
+  if (value.length <= 7) return '*'.repeat(value.length);
+  return `${value.slice(0, 3)}${'*'.repeat(value.length - 7)}${value.slice(-4)}`;
+}
+
+/**
+ * Returns a copy of a provider body with personal data masked, so it can be stored in job data, records, logs and
+ * the board. Only objects that contain a personal key are copied; everything else is returned as is.
+ */
+export function maskPersonalData<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((item) => maskPersonalData(item)) as T;
+  if (!value || typeof value !== 'object') return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    let next = inner;
+    if (PERSONAL_KEYS.has(key) && (typeof inner === 'string' || typeof inner === 'number')) next = maskPhone(String(inner));
+    else if (inner && typeof inner === 'object') next = maskPersonalData(inner);
+    if (next !== inner) {
+      copy ??= { ...(value as Record<string, unknown>) };
+      copy[key] = next;
+    }
+  }
+  return (copy ?? value) as T;
+}

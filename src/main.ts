@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { buildApp, type AppMode } from './app.js';
+import { ConfigError, PROVIDERS, loadConfig, type Provider } from './config/env.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { runSandboxCli } from './sandbox/cli.js';
+
+const EX_USAGE = 2;
+const EX_CONFIG = 78;
+
+const USAGE = `usage: fiscal-worker <command>
+  serve                         enqueue API + every provider worker + Bull Board + /metrics
+  api                           enqueue API + Bull Board + /metrics
+  worker [--providers a,b]      provider workers, /metrics and /healthz on METRICS_PORT
+  sandbox [--port N] [--host H] the provider sandbox (every seed endpoint, with fault injection)
+Configuration comes from the environment; see README.md.`;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+function parseProviders(value: string | undefined): Provider[] | undefined {
+  if (!value) return undefined;
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(PROVIDERS as readonly string[]).includes(n));
+  if (unknown.length) fail(`--providers: unknown provider(s) ${unknown.join(', ')}; known: ${PROVIDERS.join(', ')}`, EX_USAGE);
+  return names as Provider[];
+}
+
+/** Stop taking work, let active jobs finish within SHUTDOWN_TIMEOUT_MS, exit 0 (CONTRACT §1). */
+function stopOnSignals(close: () => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    close()
+      .then(() => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'stop failed');
+        logger.flush();
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+async function runService(mode: AppMode, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { providers: { type: 'string' } }, strict: true });
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
+  const app = await buildApp({ config, logger, mode, ...(mode === 'worker' && values.providers ? { providers: parseProviders(values.providers)! } : {}) });
+  stopOnSignals(() => app.close(), logger);
+  await app.start();
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+    case 'api':
+    case 'worker':
+      return runService(command, rest);
+    case 'sandbox': {
+      const config = loadConfig(process.env);
+      await runSandboxCli(rest, {
+        ...(config.fiscalbox.token ? { fiscalboxToken: config.fiscalbox.token } : {}),
+        ...(config.freedompay.merchantId && config.freedompay.secretKey
+          ? { freedompay: { merchantId: config.freedompay.merchantId, secretKey: config.freedompay.secretKey } }
+          : {}),
+      });
+      return;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      fail(`unknown command ${command}\n${USAGE}`, EX_USAGE);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(err.problems.join('\n'), EX_CONFIG);
+  if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) fail(`${err.message}\n${USAGE}`, EX_USAGE);
+  fail(`fiscal-worker: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, 1);
+});

@@ -1,0 +1,35 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths pino censors wherever they appear; the secrets themselves never reach a log call in the first place. */
+const REDACT = [
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers["x-jws-signature"]',
+  '*.token',
+  '*.password',
+  '*.secret',
+  '*.secret_key',
+  '*.client_phone_number',
+  '*.*.client_phone_number',
+];
+
+/**
+ * JSON lines on stdout, one event per line. The destination is asynchronous (sonic-boom with a buffer), so a log call
+ * on the job hot path never blocks on a write; `flush()` runs on shutdown.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'fiscal-worker' },
+      redact: { paths: REDACT, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+  );
+}

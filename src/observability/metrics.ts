@@ -1,0 +1,86 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PROVIDERS } from '../config/env.js';
+import { OUTCOME_CLASSES } from '../domain/outcome.js';
+
+/** CONTRACT §6: every metric is defined here once, on a registry of its own (never prom-client's global one). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const metrics = {
+    registry,
+    enqueued: new Counter({
+      name: 'fiscal_enqueued_total',
+      help: 'Confirmations handed to the product, by what enqueue made of them',
+      labelNames: ['provider', 'result'] as const,
+      registers: [registry],
+    }),
+    attempts: new Counter({
+      name: 'fiscal_attempts_total',
+      help: 'Provider calls by outcome class (CONTRACT §4)',
+      labelNames: ['provider', 'class'] as const,
+      registers: [registry],
+    }),
+    finished: new Counter({
+      name: 'fiscal_jobs_finished_total',
+      help: 'Jobs that reached a terminal state',
+      labelNames: ['provider', 'state'] as const,
+      registers: [registry],
+    }),
+    providerDuration: new Histogram({
+      name: 'fiscal_provider_request_duration_seconds',
+      help: 'One provider call, connect to last byte',
+      labelNames: ['provider', 'code'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'fiscal_job_duration_seconds',
+      help: 'From acceptance to succeeded/dead',
+      labelNames: ['provider', 'state'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400],
+      registers: [registry],
+    }),
+    queueJobs: new Gauge({
+      name: 'fiscal_queue_jobs',
+      help: 'Jobs per queue state, read from Redis at scrape time (serve/api only)',
+      labelNames: ['provider', 'state'] as const,
+      registers: [],
+    }),
+    oldestWaiting: new Gauge({
+      name: 'fiscal_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest waiting job, read at scrape time (serve/api only)',
+      labelNames: ['provider'] as const,
+      registers: [],
+    }),
+    circuitOpen: new Gauge({
+      name: 'fiscal_provider_circuit_open',
+      help: '1 while calls to the provider are paused after repeated failures',
+      labelNames: ['provider'] as const,
+      registers: [registry],
+    }),
+    callbacks: new Counter({
+      name: 'fiscal_callbacks_total',
+      help: 'Result callbacks by delivery result',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    redisUp: new Gauge({
+      name: 'fiscal_redis_up',
+      help: '1 when the last readiness check reached Redis',
+      registers: [],
+    }),
+  };
+
+  // Zero series for every bounded label value, so rate() and absent() work before the first event.
+  for (const provider of PROVIDERS) {
+    for (const cls of OUTCOME_CLASSES) metrics.attempts.inc({ provider, class: cls }, 0);
+    for (const state of ['succeeded', 'dead']) metrics.finished.inc({ provider, state }, 0);
+    for (const result of ['created', 'duplicate', 'conflict', 'invalid']) metrics.enqueued.inc({ provider, result }, 0);
+    metrics.circuitOpen.set({ provider }, 0);
+  }
+  for (const result of ['delivered', 'failed']) metrics.callbacks.inc({ result }, 0);
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,121 @@
+import { ENDPOINTS, type Endpoint } from './types.js';
+
+/**
+ * Fault directives (docs/SANDBOX.md). A request's key (its payment id, transaction id or Payme Go code) is split on
+ * `_`; every leading token that parses as a directive is one, the rest is the id. Keys that cannot carry directives
+ * (numeric codes, integer payment ids) get them from `program(key, "…")`, same grammar.
+ */
+
+/** Decides what the answer is; `reject` and `status` skip the side effect. */
+export type AnswerDirective = { kind: 'reject' } | { kind: 'fail' } | { kind: 'status'; status: number };
+/** Decides how the answer travels; the side effect has already happened. */
+export type DeliveryDirective = { kind: 'slow'; ms: number } | { kind: 'garbage' } | { kind: 'reset' } | { kind: 'hang' };
+/** `times`: active for the first n counted calls of the key on the endpoint; undefined = every call. */
+export type CountedDirective = (AnswerDirective | DeliveryDirective) & { times: number | undefined };
+export type Directive = CountedDirective | { kind: 'retry_after'; seconds: number } | { kind: 'pending'; reads: number };
+
+export interface Plan {
+  answer: AnswerDirective | undefined;
+  delivery: DeliveryDirective | undefined;
+  /** `ra<seconds>`; 429 answers default to 1 s without it. */
+  retryAfterSeconds: number | undefined;
+  /** `pending<n>` (Freedom Pay): reads that answer pending before the receipt settles. */
+  pendingReads: number | undefined;
+}
+
+export const NO_FAULT: Plan = Object.freeze({ answer: undefined, delivery: undefined, retryAfterSeconds: undefined, pendingReads: undefined });
+
+const COUNTED = /^(?:(reject|fail|garbage|reset|hang)|s([1-5]\d\d)|slow(\d+))(?:x(\d+))?$/;
+const RETRY_AFTER = /^ra(\d+)$/;
+const PENDING = /^pending(\d+)$/;
+
+export function parseDirective(token: string): Directive | undefined {
+  const counted = COUNTED.exec(token);
+  if (counted) {
+    const [, word, status, slowMs, times] = counted;
+    const t = times === undefined ? undefined : Number(times);
+    if (status !== undefined) return { kind: 'status', status: Number(status), times: t };
+    if (slowMs !== undefined) return { kind: 'slow', ms: Number(slowMs), times: t };
+    return { kind: word as 'reject' | 'fail' | 'garbage' | 'reset' | 'hang', times: t };
+  }
+  const ra = RETRY_AFTER.exec(token);
+  if (ra) return { kind: 'retry_after', seconds: Number(ra[1]) };
+  const pending = PENDING.exec(token);
+  if (pending) return { kind: 'pending', reads: Number(pending[1]) };
+  return undefined;
+}
+
+/** Leading directive tokens of an id: `s503x2_abc123` → [s503x2]; `696e0246…` → []. */
+export function directivesInKey(key: string): Directive[] {
+  const out: Directive[] = [];
+  let start = 0;
+  for (;;) {
+    const end = key.indexOf('_', start);
+    const directive = parseDirective(end === -1 ? key.slice(start) : key.slice(start, end));
+    if (!directive) return out;
+    out.push(directive);
+    if (end === -1) return out;
+    start = end + 1;
+  }
+}
+
+/** A programmed list must parse completely: a typo there is a test bug, not part of an id. */
+export function parseDirectiveList(text: string): Directive[] {
+  if (text.trim() === '') return [];
+  return text.split('_').map((token) => {
+    const directive = parseDirective(token.trim());
+    if (!directive) throw new Error(`unknown sandbox directive "${token}" (see docs/SANDBOX.md)`);
+    return directive;
+  });
+}
+
+/** For call number `callNo` (1-based): the first active directive of each kind wins, in the order written. */
+export function planCall(directives: readonly Directive[], callNo: number): Plan {
+  let answer: AnswerDirective | undefined;
+  let delivery: DeliveryDirective | undefined;
+  let retryAfterSeconds: number | undefined;
+  let pendingReads: number | undefined;
+  for (const d of directives) {
+    if (d.kind === 'retry_after') retryAfterSeconds ??= d.seconds;
+    else if (d.kind === 'pending') pendingReads ??= d.reads;
+    else if (d.times === undefined || callNo <= d.times) {
+      if (d.kind === 'reject' || d.kind === 'fail' || d.kind === 'status') answer ??= d;
+      else delivery ??= d;
+    }
+  }
+  return { answer, delivery, retryAfterSeconds, pendingReads };
+}
+
+/** Programmed directives and per (endpoint, key) call counters. */
+export class FaultBook {
+  readonly #programs = new Map<string, Directive[]>();
+  readonly #counts = new Map<string, number>();
+
+  /** Replaces the key's programmed directives and restarts its counters, so `x<n>` counts from now. */
+  program(key: string, directives: string): void {
+    const parsed = parseDirectiveList(directives);
+    if (parsed.length === 0) this.#programs.delete(key);
+    else this.#programs.set(key, parsed);
+    for (const endpoint of ENDPOINTS) this.#counts.delete(counterKey(endpoint, key));
+  }
+
+  /** Counts one call and returns its plan. Keys without directives are not counted (benchmarks use millions). */
+  next(endpoint: Endpoint, key: string): Plan {
+    const inline = directivesInKey(key);
+    const programmed = this.#programs.get(key);
+    if (inline.length === 0 && !programmed) return NO_FAULT;
+    const ck = counterKey(endpoint, key);
+    const callNo = (this.#counts.get(ck) ?? 0) + 1;
+    this.#counts.set(ck, callNo);
+    return planCall(programmed ? [...inline, ...programmed] : inline, callNo);
+  }
+
+  reset(): void {
+    this.#programs.clear();
+    this.#counts.clear();
+  }
+}
+
+function counterKey(endpoint: Endpoint, key: string): string {
+  return `${endpoint}\u0000${key}`;
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { CLIENT_PHONE, MESSAGES, PAYME_GO, objectId } from './fixtures.js';
+import { isObject, nonEmptyString } from './json.js';
+import type { Reply } from './types.js';
+
+/** The four FiscalBox endpoints (seeds 000–003) and what they remember between calls. */
+
+export type FiscalBoxEndpoint = 'payme_confirm' | 'uzum_confirm' | 'anor_confirm' | 'payme_go';
+
+export const FISCALBOX_ROUTES: ReadonlyMap<string, FiscalBoxEndpoint> = new Map([
+  ['/payment/payme_confirm', 'payme_confirm'],
+  ['/payment/uzum_confirm', 'uzum_confirm'],
+  ['/payment/anor_confirm', 'anor_confirm'],
+  ['/payment/payme', 'payme_go'],
+]);
+
+// The field carrying each endpoint's fault key; Payme Go's only id is the customer's code (seed 003).
+const KEY_FIELD: Record<FiscalBoxEndpoint, string> = {
+  payme_confirm: 'payment_id',
+  uzum_confirm: 'payment_id',
+  anor_confirm: 'transaction_id',
+  payme_go: 'qr_code',
+};
+
+type Body = Record<string, unknown>;
+type Confirm = Exclude<FiscalBoxEndpoint, 'payme_go'>;
+
+// JSON-RPC "invalid params", which FiscalBox answers with HTTP 200 (seeds 001 and 003).
+export const INVALID_PARAMS = -32602;
+export const REJECTED = -31001;
+export const CONFLICT = 409;
+
+/** `{data: null, error: {code, message, data: null}, is_success: false}`: the seeds' failure envelope. */
+export function fiscalBoxError(code: number, message: string, status = 200): Reply {
+  return { status, body: { data: null, error: { code, message, data: null }, is_success: false } };
+}
+
+export function fiscalBoxKey(endpoint: FiscalBoxEndpoint, body: unknown): string {
+  const value = isObject(body) ? body[KEY_FIELD[endpoint]] : undefined;
+  return typeof value === 'string' ? value : '';
+}
+
+/** The message names the field, so a product bug shows up as a readable rejection. */
+export function validateFiscalBox(endpoint: FiscalBoxEndpoint, body: unknown): string | undefined {
+  if (!isObject(body)) return 'request body must be a JSON object';
+  if (endpoint === 'payme_go') {
+    const amount = body['amount'];
+    if (typeof amount !== 'number' || !Number.isInteger(amount) || amount <= 0) return 'amount is required and must be a positive integer (sums)';
+  } else {
+    const field = KEY_FIELD[endpoint];
+    if (!nonEmptyString(body[field])) return `${field} is required and must be a non-empty string`;
+  }
+  if (!nonEmptyString(body['qr_code'])) return 'qr_code is required and must be a non-empty string';
+  return undefined;
+}
+
+export class FiscalBoxState {
+  // Confirmations per endpoint: id → the QR it was fiscalized with and the data answered then.
+  readonly #confirmed = new Map<Confirm, Map<string, { qr: string; data: unknown }>>();
+  #paymeSeq = 0;
+  #anorSeq = 123455; // seed 002 shows payment_id 123456
+
+  /** Applies the side effect and builds the answer. `fail` = the `fail` directive (data-level failure). */
+  execute(endpoint: FiscalBoxEndpoint, body: Body, fail: boolean): Reply {
+    if (endpoint === 'payme_go') return success(this.#charge(body, fail));
+    const id = body[KEY_FIELD[endpoint]] as string;
+    const qr = body['qr_code'] as string;
+    let byId = this.#confirmed.get(endpoint);
+    if (!byId) this.#confirmed.set(endpoint, (byId = new Map()));
+    // At-least-once delivery: a repeat with the same QR gets the same answer; another QR is refused.
+    const earlier = byId.get(id);
+    if (earlier) return earlier.qr === qr ? success(earlier.data) : fiscalBoxError(CONFLICT, MESSAGES.alreadyFiscalized);
+    const data = this.#confirm(endpoint, id, fail);
+    if (!fail) byId.set(id, { qr, data });
+    return success(data);
+  }
+
+  reset(): void {
+    this.#confirmed.clear();
+    this.#paymeSeq = 0;
+    this.#anorSeq = 123455;
+  }
+
+  #confirm(endpoint: Confirm, id: string, fail: boolean): unknown {
+    switch (endpoint) {
+      case 'payme_confirm': {
+        // seed 000: data.error is null on success; a failure reports it there and has no result
+        const n = ++this.#paymeSeq;
+        if (fail) return { id: n, error: MESSAGES.paymeNotFound };
+        const now = Date.now();
+        return { id: n, result: { receipt: { _id: id, create_time: now, pay_time: now } }, error: null };
+      }
+      case 'uzum_confirm':
+        // seed 001: error_code is a string, "0" on success
+        return fail
+          ? { payment_id: id, payment_status: 'FAILED', error_code: '-31050', error_message: MESSAGES.uzumFailed, client_phone_number: CLIENT_PHONE }
+          : { payment_id: id, payment_status: 'SUCCESS', error_code: '0', error_message: null, client_phone_number: CLIENT_PHONE };
+      case 'anor_confirm':
+        // seed 002: error_code is an integer, payment_id an integer
+        return fail
+          ? { message: MESSAGES.anorFailed, error_code: 1, payment_id: ++this.#anorSeq, transaction_id: id }
+          : { message: MESSAGES.anorSuccess, error_code: 0, payment_id: ++this.#anorSeq, transaction_id: id };
+    }
+  }
+
+  /** seed 003: every charge is a new transaction, even for the same code (the product must not repeat one). */
+  #charge(body: Body, fail: boolean): unknown {
+    return {
+      amount: body['amount'],
+      transaction_id: randomUUID(),
+      payment_id: objectId(),
+      inn: PAYME_GO.inn,
+      qr_code: body['qr_code'],
+      kkm_id: PAYME_GO.kkm_id,
+      device_id: PAYME_GO.device_id,
+      status: fail ? 'failed' : 'successfully',
+      message: fail ? MESSAGES.paymeGoFailed : MESSAGES.paymeGoSuccess,
+      client_phone_number: CLIENT_PHONE,
+    };
+  }
+}
+
+function success(data: unknown): Reply {
+  return { status: 200, body: { data, error: null, is_success: true } };
+}

@@ -1,0 +1,149 @@
+import { Worker, type Job, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config, Provider } from '../config/env.js';
+import type { JobResult } from '../domain/record.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { CONFIRM_PROVIDERS, isConfirmProvider } from '../providers/index.js';
+import { ProviderTransport } from '../providers/transport.js';
+import type { AttemptContext } from './attempt-runner.js';
+import { fiscalBackoffStrategy } from './backoff.js';
+import { Circuit } from './circuit.js';
+import { confirmProcessor } from './confirm-processor.js';
+import { DeadLetter } from './failures.js';
+
+export interface WorkerHostDeps {
+  config: Readonly<Config>;
+  connection: Redis;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Called once a job is succeeded or dead (after BullMQ stored it): metrics, the final log line, callbacks. */
+export type TerminalListener = (provider: Provider, job: Job, state: 'succeeded' | 'dead') => void;
+
+export interface ProcessorFactoryArgs {
+  ctx: AttemptContext;
+  transports: TransportPool;
+}
+export type ProcessorFactory = (args: ProcessorFactoryArgs) => Processor;
+
+/** One keep-alive pool per provider base URL, shared by every provider that uses it. */
+export class TransportPool {
+  private readonly byBase = new Map<string, ProviderTransport>();
+  constructor(private readonly config: Readonly<Config>) {}
+
+  get(baseUrl: string, headers?: Record<string, string>): ProviderTransport {
+    const key = `${baseUrl} ${JSON.stringify(headers ?? {})}`;
+    let transport = this.byBase.get(key);
+    if (!transport) {
+      transport = new ProviderTransport(baseUrl, {
+        timeoutMs: this.config.providerTimeoutMs,
+        connections: this.config.workerConcurrency,
+        ...(headers ? { headers } : {}),
+      });
+      this.byBase.set(key, transport);
+    }
+    return transport;
+  }
+
+  fiscalbox(): ProviderTransport {
+    const { baseUrl, token } = this.config.fiscalbox;
+    return this.get(baseUrl, token ? { authorization: `Bearer ${token}` } : undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.byBase.values()].map((t) => t.close()));
+  }
+}
+
+/** Runs one BullMQ worker per provider, so one provider's outage never blocks another's jobs. */
+export class WorkerHost {
+  private readonly workers: Worker[] = [];
+  readonly transports: TransportPool;
+  private readonly listeners: TerminalListener[] = [];
+
+  constructor(private readonly deps: WorkerHostDeps) {
+    this.transports = new TransportPool(deps.config);
+  }
+
+  onTerminal(listener: TerminalListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** `factories` supply processors for flows beyond the three confirmations (Payme Go, Freedom Pay). */
+  start(providers: readonly Provider[], factories: ReadonlyMap<Provider, ProcessorFactory> = new Map()): void {
+    const { config, logger, metrics } = this.deps;
+    for (const provider of providers) {
+      let worker: Worker | undefined;
+      const circuit = new Circuit(config.circuit.threshold, config.circuit.probeMs, (open) => {
+        metrics.circuitOpen.set({ provider }, open ? 1 : 0);
+        logger[open ? 'warn' : 'info']({ provider }, open ? 'provider circuit opened' : 'provider circuit closed');
+      });
+      const ctx: AttemptContext = {
+        provider,
+        config,
+        metrics,
+        logger,
+        circuit,
+        pause: async (ms) => {
+          await worker?.rateLimit(ms);
+        },
+      };
+      const processor = this.processorFor(provider, ctx, factories);
+      const limit = config.rateLimits[provider];
+      worker = new Worker(provider, processor, {
+        connection: this.deps.connection,
+        prefix: config.queuePrefix,
+        concurrency: config.workerConcurrency,
+        ...(limit ? { limiter: { max: Math.max(1, Math.round(limit)), duration: Math.round((1000 * Math.max(1, Math.round(limit))) / limit) } } : {}),
+        settings: { backoffStrategy: fiscalBackoffStrategy(config.retry) },
+        // A provider call may take PROVIDER_TIMEOUT_MS; the lock must outlive it comfortably.
+        lockDuration: Math.max(30_000, config.providerTimeoutMs * 2),
+        // A job whose worker died is picked up again (at-least-once); only a job that kills its worker repeatedly
+        // ends as a dead letter.
+        maxStalledCount: 5,
+      });
+      worker.on('completed', (job) => this.finish(provider, job, 'succeeded'));
+      worker.on('failed', (job, err) => {
+        if (job && (err instanceof DeadLetter || job.finishedOn)) this.finish(provider, job, 'dead');
+      });
+      worker.on('error', (err) => logger.error({ provider, err }, 'worker error'));
+      this.workers.push(worker);
+    }
+  }
+
+  private processorFor(provider: Provider, ctx: AttemptContext, factories: ReadonlyMap<Provider, ProcessorFactory>): Processor {
+    if (isConfirmProvider(provider)) return confirmProcessor(ctx, CONFIRM_PROVIDERS[provider], this.transports.fiscalbox());
+    const factory = factories.get(provider);
+    if (!factory) throw new Error(`no processor for provider ${provider}`);
+    return factory({ ctx, transports: this.transports });
+  }
+
+  private finish(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {
+    const { metrics, logger } = this.deps;
+    metrics.finished.inc({ provider, state });
+    metrics.jobDuration.observe({ provider, state }, Math.max(0, Date.now() - job.timestamp) / 1000);
+    const log = { job_id: job.id, provider, state, ...(state === 'dead' ? { reason: job.failedReason } : {}) };
+    if (state === 'dead') logger.warn(log, 'job dead-lettered');
+    else logger.info(log, 'job succeeded');
+    for (const listener of this.listeners) listener(provider, job, state);
+  }
+
+  /** Stops fetching, waits for active jobs up to `timeoutMs`; unfinished ones are recovered as stalled later. */
+  async close(timeoutMs: number): Promise<void> {
+    const graceful = Promise.allSettled(this.workers.map((w) => w.close()));
+    const timedOut = await Promise.race([
+      graceful.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs).unref()),
+    ]);
+    if (timedOut) await Promise.allSettled(this.workers.map((w) => w.close(true)));
+    await this.transports.close();
+  }
+
+  isRunning(): boolean {
+    return this.workers.some((w) => w.isRunning());
+  }
+}
+
+export type { JobResult };
