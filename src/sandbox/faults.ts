@@ -25,7 +25,7 @@ export interface Plan {
 
 export const NO_FAULT: Plan = Object.freeze({ answer: undefined, delivery: undefined, retryAfterSeconds: undefined, pendingReads: undefined });
 
-const COUNTED = /^(?:(reject|fail|garbage|reset|hang)|s([1-5]\d\d)|slow(\d+))(?:x(\d+))?$/;
+const COUNTED = /^(?:(reject|fail|garbage|reset|hang)|s([45]\d\d)|slow(\d+))(?:x(\d+))?$/;
 const RETRY_AFTER = /^ra(\d+)$/;
 const PENDING = /^pending(\d+)$/;
 
@@ -69,7 +69,7 @@ export function parseDirectiveList(text: string): Directive[] {
   });
 }
 
-/** For call number `callNo` (1-based): the first active directive of each kind wins, in the order written. */
+/** For call number `callNo` (1-based): the first active directive of each group wins, in the order written. */
 export function planCall(directives: readonly Directive[], callNo: number): Plan {
   let answer: AnswerDirective | undefined;
   let delivery: DeliveryDirective | undefined;
@@ -83,6 +83,9 @@ export function planCall(directives: readonly Directive[], callNo: number): Plan
       else delivery ??= d;
     }
   }
+  // garbage/reset/hang break an answer to work that was done; a reject or s<status> call does no work, so it wins
+  // over them (slow still delays it). This lets counts chain: s503x1_resetx2 = 503, then reset, then success.
+  if (delivery && delivery.kind !== 'slow' && answer && answer.kind !== 'fail') delivery = undefined;
   return { answer, delivery, retryAfterSeconds, pendingReads };
 }
 

@@ -143,8 +143,11 @@ export class ReceiptStore {
     this.#documentSeq = 10_000;
   }
 
+  /** Keeps #all ordered by creation time (seeded receipts may be back-dated); new receipts land at the end. */
   #add(stored: Stored): void {
-    this.#all.push(stored);
+    let i = this.#all.length;
+    while (i > 0 && this.#all[i - 1]!.createdMs > stored.createdMs) i--;
+    this.#all.splice(i, 0, stored);
     this.#byId.set(stored.receipt.receipt_id, stored);
   }
 

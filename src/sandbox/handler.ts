@@ -66,7 +66,8 @@ export class SandboxCore {
     if (path === RECEIPTS && method === 'GET') return this.#listReceipts(req, res, search);
     if (path.startsWith(`${RECEIPTS}/`) && method === 'GET') return this.#getReceipt(req, res, path);
     if (path.startsWith('/__sandbox/') && handleControl(this, method, path, search, raw, res)) return;
-    sendJson(res, fiscalbox ? 405 : 404, { error: { code: fiscalbox ? 405 : 404, message: `no sandbox route for ${method} ${path}` } });
+    const status = fiscalbox || path === RECEIPTS || path.startsWith(`${RECEIPTS}/`) ? 405 : 404;
+    sendJson(res, status, { error: { code: status, message: `no sandbox route for ${method} ${path}` } });
   }
 
   #fiscalbox(endpoint: FiscalBoxEndpoint, req: IncomingMessage, res: ServerResponse, raw: Buffer): void {

@@ -44,8 +44,10 @@ async function errorCode(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    const e = err as { code?: string; name?: string; cause?: { code?: string } };
-    return e.code ?? e.cause?.code ?? e.name ?? String(err);
+    // DOMException (abort/timeout) has a numeric code; its name is what tells.
+    if (err instanceof DOMException) return err.name;
+    const e = err as { code?: string; cause?: { code?: string } };
+    return e.code ?? e.cause?.code ?? String(err);
   }
   throw new Error('expected the request to fail');
 }
@@ -218,6 +220,15 @@ describe('sandbox: fault directives', () => {
     sandbox.program('50502044301381396427', 'fail');
     const go = await post('/payment/payme', { amount: 500, qr_code: '50502044301381396427' });
     expect(go.json).toMatchObject({ data: { status: 'failed', message: expect.any(String) }, error: null, is_success: true });
+  });
+
+  it('chains faults with growing counts: 503, then reset after the work, then the same answer again', async () => {
+    const body = { payment_id: 's503x1_resetx2_p', qr_code: QR };
+    expect((await post('/payment/payme_confirm', body)).status).toBe(503);
+    expect(['ECONNRESET', 'UND_ERR_SOCKET']).toContain(await errorCode(post('/payment/payme_confirm', body)));
+    const third = await post('/payment/payme_confirm', body);
+    expect(third.json.data.id).toBe(1); // the reset call confirmed it; the repeat answers that confirmation
+    expect(sandbox.calls().map((c) => c.answered)).toEqual(['503', 'reset', '200']);
   });
 
   it('program() gives directives to a key that cannot carry them, counting from then', async () => {

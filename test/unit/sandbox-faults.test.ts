@@ -16,7 +16,7 @@ describe('sandbox fault directives', () => {
   });
 
   it('finds no directives in plain ids', () => {
-    for (const id of ['696e0246c9a128176d5934d8', 'bb75f609-6d97-4b45-9ed3-80e5fcd19ef1', '50502044301381396427', '764239789', '', 's50_x', 'order_reject']) {
+    for (const id of ['696e0246c9a128176d5934d8', 'bb75f609-6d97-4b45-9ed3-80e5fcd19ef1', '50502044301381396427', '764239789', '', 's50_x', 's200_x', 'order_reject']) {
       expect(directivesInKey(id)).toEqual([]);
     }
   });
@@ -26,6 +26,17 @@ describe('sandbox fault directives', () => {
     expect(planCall(directives, 1)).toMatchObject({ answer: { kind: 'status', status: 503 }, delivery: { kind: 'slow', ms: 10 } });
     expect(planCall(directives, 2)).toMatchObject({ answer: { kind: 'status', status: 503 }, delivery: undefined });
     expect(planCall(directives, 3)).toMatchObject({ answer: { kind: 'fail' }, delivery: undefined });
+  });
+
+  it('chains with growing counts: a no-work answer wins over garbage/reset/hang, not over slow', () => {
+    const chain = directivesInKey('s503x1_resetx2_p');
+    expect([1, 2, 3].map((n) => planCall(chain, n)).map((p) => [p.answer?.kind, p.delivery?.kind])).toEqual([
+      ['status', undefined],
+      [undefined, 'reset'],
+      [undefined, undefined],
+    ]);
+    expect(planCall(directivesInKey('s503_slow500_p'), 1)).toMatchObject({ answer: { status: 503 }, delivery: { kind: 'slow', ms: 500 } });
+    expect(planCall(directivesInKey('fail_hang_p'), 1)).toMatchObject({ answer: { kind: 'fail' }, delivery: { kind: 'hang' } });
   });
 
   it('refuses an unknown token in a programmed list', () => {
