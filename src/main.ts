@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { buildApp, type AppMode } from './app.js';
 import { ConfigError, PROVIDERS, loadConfig, type Provider } from './config/env.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { runSandboxCli } from './sandbox/cli.js';
 
 const EX_USAGE = 2;
 const EX_CONFIG = 78;
@@ -69,6 +68,8 @@ async function main(argv: string[]): Promise<void> {
       return runService(command, rest);
     case 'sandbox': {
       const config = loadConfig(process.env);
+      // Loaded on demand: production commands never load the sandbox.
+      const { runSandboxCli } = await import('./sandbox/cli.js');
       await runSandboxCli(rest, {
         ...(config.fiscalbox.token ? { fiscalboxToken: config.fiscalbox.token } : {}),
         ...(config.freedompay.merchantId && config.freedompay.secretKey

@@ -33,8 +33,9 @@ export function basicAuth(username: string, password: string) {
     const header = request.headers.authorization ?? '';
     const given = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
     if (!given || !matchesAny(given, expected)) {
-      void reply.header('www-authenticate', 'Basic realm="fiscal-worker board", charset="UTF-8"');
-      throw new ApiError('unauthorized', 'Bull Board needs valid HTTP Basic credentials');
+      // Answered here, not thrown: Bull Board's plugin has an error handler of its own that would turn it into a 500.
+      const error = new ApiError('unauthorized', 'Bull Board needs valid HTTP Basic credentials');
+      await reply.status(error.status).header('www-authenticate', 'Basic realm="fiscal-worker board", charset="UTF-8"').send(error.body());
     }
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { ApiError, errorHandler } from './errors.js';
 
@@ -9,7 +9,8 @@ const ONE_MIB = 1024 * 1024;
 export function createHttpServer(logger: Logger): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // Our own onResponse hook writes the one access-log line per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     bodyLimit: ONE_MIB,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -17,6 +18,8 @@ export function createHttpServer(logger: Logger): FastifyInstance {
     forceCloseConnections: 'idle',
   });
   app.setErrorHandler(errorHandler);
+  // The API speaks JSON only; fastify's built-in text/plain parser would let a wrong content type through as a string.
+  app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(new ApiError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`).body());
   });

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { attemptsInRun, decodeAttempts, encodeAttempt, hadLostAnswer, type AttemptEntry } from '../../src/domain/attempt.js';
+import { recordId } from '../../src/domain/ids.js';
+import { maskPersonalData, maskPhone } from '../../src/domain/personal-data.js';
+import { fiscalQrCode } from '../../src/domain/qr.js';
+import { backoffDelay } from '../../src/workers/backoff.js';
+import { Circuit } from '../../src/workers/circuit.js';
+
+const entry = (over: Partial<AttemptEntry>): AttemptEntry => ({ at: '2026-01-01T00:00:00.000Z', http_status: 503, class: 'retryable', latency_ms: 1, ...over });
+
+describe('record ids', () => {
+  it('keeps plain ids readable and encodes the rest so BullMQ accepts them', () => {
+    expect(recordId('payme', '696e0246c9a128176d5934d8')).toBe('payme.696e0246c9a128176d5934d8');
+    const odd = recordId('uzum', 'a:b/c');
+    expect(odd).toMatch(/^uzum\.~[A-Za-z0-9_-]+$/);
+    expect(odd).not.toContain(':');
+    expect(recordId('uzum', 'a:b/c')).toBe(odd);
+    expect(recordId('uzum', 'a:b/d')).not.toBe(odd);
+  });
+  it('never collides a plain id with an encoded one', () => {
+    expect(recordId('payme', '~abc')).not.toBe(recordId('payme', 'abc'));
+  });
+});
+
+describe('qr_code', () => {
+  const schema = fiscalQrCode(['ofd.soliq.uz']);
+  it('accepts the seed QR URL', () => {
+    expect(schema.safeParse('https://ofd.soliq.uz/check?t=UZ170703100597&r=2421&c=20230104121801&s=514343190161').success).toBe(true);
+  });
+  it.each([
+    ['http://ofd.soliq.uz/check?t=1&r=2&c=3&s=4', /https/],
+    ['https://evil.example/check?t=1&r=2&c=3&s=4', /host evil.example/],
+    ['https://ofd.soliq.uz/check?t=1&r=2&c=3', /missing the receipt parameter\(s\) s/],
+    ['not a url', /must be a URL/],
+  ])('rejects %s with a message that says why', (value, message) => {
+    const r = schema.safeParse(value);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => i.message).join(' ')).toMatch(message);
+  });
+});
+
+describe('personal data', () => {
+  it('masks phone numbers like 998*****5009, deeply, without touching the input', () => {
+    expect(maskPhone('998712565009')).toBe('998*****5009');
+    const input = { data: { client_phone_number: '998712565009', other: 1 }, list: [{ client_phone_number: '998901234567' }] };
+    const masked = maskPersonalData(input);
+    expect(masked).toEqual({ data: { client_phone_number: '998*****5009', other: 1 }, list: [{ client_phone_number: '998*****4567' }] });
+    expect(input.data.client_phone_number).toBe('998712565009');
+  });
+});
+
+describe('attempt history', () => {
+  it('round-trips through the stack-trace encoding and tolerates foreign stacks', () => {
+    const e = entry({ code: 'http_503' });
+    expect(decodeAttempts([encodeAttempt(e), 'Error: job stalled more than allowable limit\n    at x'])).toEqual([
+      e,
+      expect.objectContaining({ code: 'worker_error', message: 'Error: job stalled more than allowable limit' }),
+    ]);
+  });
+  it('counts the attempts of the current run only: a replay starts afresh, uncounted calls are free', () => {
+    const history = [entry({}), entry({}), entry({ terminal: true }), entry({}), entry({ uncounted: true })];
+    expect(attemptsInRun(history)).toBe(1);
+    expect(attemptsInRun([])).toBe(0);
+  });
+  it('notices a lost answer in the current run', () => {
+    expect(hadLostAnswer([entry({ http_status: 'timeout' })])).toBe(true);
+    expect(hadLostAnswer([entry({ http_status: 'timeout', terminal: true }), entry({})])).toBe(false);
+  });
+});
+
+describe('backoff', () => {
+  const retry = { attempts: 15, baseMs: 2000, maxMs: 3_600_000 };
+  it('grows exponentially within [step/2, step] and stops at RETRY_MAX_MS', () => {
+    expect(backoffDelay(retry, 1, undefined, () => 0)).toBe(1000);
+    expect(backoffDelay(retry, 1, undefined, () => 1)).toBe(2000);
+    expect(backoffDelay(retry, 4, undefined, () => 1)).toBe(16_000);
+    expect(backoffDelay(retry, 30, undefined, () => 1)).toBe(3_600_000);
+    expect(backoffDelay(retry, 30, undefined, () => 0)).toBe(1_800_000);
+  });
+  it("lets the provider's Retry-After win", () => {
+    expect(backoffDelay(retry, 1, 7000)).toBe(7000);
+    expect(backoffDelay(retry, 9, 0)).toBe(0);
+  });
+});
+
+describe('circuit', () => {
+  it('opens after failures from THRESHOLD different jobs, not from one job failing repeatedly', () => {
+    let now = 0;
+    const changes: boolean[] = [];
+    const c = new Circuit(3, 1000, (open) => changes.push(open), () => now);
+    expect(c.recordFailure('a')).toBe(false);
+    expect(c.recordFailure('a')).toBe(false);
+    expect(c.recordFailure('b')).toBe(false);
+    expect(c.recordFailure('c')).toBe(true);
+    expect(changes).toEqual([true]);
+    // open: nobody calls until the probe time, then exactly one probe at a time
+    expect(c.admit()).toBe(1000);
+    now = 1000;
+    expect(c.admit()).toBe(0);
+    expect(c.admit()).toBeGreaterThan(0);
+    c.recordSuccess();
+    expect(changes).toEqual([true, false]);
+    expect(c.admit()).toBe(0);
+  });
+  it('a success in between resets the count', () => {
+    const c = new Circuit(2, 1000, () => undefined);
+    c.recordFailure('a');
+    c.recordSuccess();
+    expect(c.recordFailure('b')).toBe(false);
+  });
+});
