@@ -18,7 +18,7 @@ const REDACT = [
 ];
 
 /**
- * JSON lines on stdout, one event per line. The destination is asynchronous (sonic-boom with a buffer), so a log call
+ * JSON lines on stdout, one event per line. The destination is asynchronous (sonic-boom), so a log call
  * on the job hot path never blocks on a write; `flush()` runs on shutdown.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
@@ -30,6 +30,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }

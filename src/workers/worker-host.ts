@@ -1,7 +1,8 @@
 import { Worker, type Job, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config, Provider } from '../config/env.js';
+import { attemptsInRun, decodeAttempts } from '../domain/attempt.js';
 import type { JobResult } from '../domain/record.js';
+import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CONFIRM_PROVIDERS, isConfirmProvider } from '../providers/index.js';
@@ -14,7 +15,7 @@ import { DeadLetter } from './failures.js';
 
 export interface WorkerHostDeps {
   config: Readonly<Config>;
-  connection: Redis;
+  connection: RedisClient;
   logger: Logger;
   metrics: Metrics;
 }
@@ -60,6 +61,7 @@ export class TransportPool {
 /** Runs one BullMQ worker per provider, so one provider's outage never blocks another's jobs. */
 export class WorkerHost {
   private readonly workers: Worker[] = [];
+  private readonly circuits = new Map<Provider, Circuit>();
   readonly transports: TransportPool;
   private readonly listeners: TerminalListener[] = [];
 
@@ -80,6 +82,7 @@ export class WorkerHost {
         metrics.circuitOpen.set({ provider }, open ? 1 : 0);
         logger[open ? 'warn' : 'info']({ provider }, open ? 'provider circuit opened' : 'provider circuit closed');
       });
+      this.circuits.set(provider, circuit);
       const ctx: AttemptContext = {
         provider,
         config,
@@ -124,7 +127,11 @@ export class WorkerHost {
     const { metrics, logger } = this.deps;
     metrics.finished.inc({ provider, state });
     metrics.jobDuration.observe({ provider, state }, Math.max(0, Date.now() - job.timestamp) / 1000);
-    const log = { job_id: job.id, provider, state, ...(state === 'dead' ? { reason: job.failedReason } : {}) };
+    // Off the hot path for the common case: a job that succeeded first time has an empty stacktrace.
+    // A dead job's last entry is the terminal call itself; a succeeded job's call is in its returnvalue.
+    const failed = decodeAttempts(job.stacktrace);
+    const attempt = attemptsInRun(state === 'dead' ? failed.slice(0, -1) : failed) + 1;
+    const log = { job_id: job.id, provider, attempt, state, ...(state === 'dead' ? { reason: job.failedReason } : {}) };
     if (state === 'dead') logger.warn(log, 'job dead-lettered');
     else logger.info(log, 'job succeeded');
     for (const listener of this.listeners) listener(provider, job, state);
@@ -139,6 +146,11 @@ export class WorkerHost {
     ]);
     if (timedOut) await Promise.allSettled(this.workers.map((w) => w.close(true)));
     await this.transports.close();
+  }
+
+  /** Providers whose circuit is open in this process (CONTRACT §4), for /readyz. */
+  openCircuits(): string[] {
+    return [...this.circuits].filter(([, circuit]) => circuit.isOpen).map(([provider]) => provider);
   }
 
   isRunning(): boolean {
