@@ -148,13 +148,44 @@ describe('core pipeline on real Redis against the sandbox', () => {
     expect(record.state).toBe('succeeded');
   });
 
+  it('a dead letter replayed the way Bull Board does it (attemptsMade kept) runs again with fresh attempts and its id', async () => {
+    const id = `s500x5_${uid()}`;
+    const { body } = await h.post('/v1/confirmations', { provider: 'uzum', payment_id: id, qr_code: QR });
+    await h.waitForState(body.id, 'dead');
+    expect(callsFor('uzum_confirm', id)).toHaveLength(4);
+    const job = (await h.app.queues.get('uzum').getJob(body.id))!;
+    await job.retry('failed');
+    const record = await h.waitForState(body.id, 'succeeded');
+    // Call 5 still fails; BullMQ's own count (5 > 4) would have killed it there. Ours counts the new run only.
+    expect(callsFor('uzum_confirm', id)).toHaveLength(6);
+    expect(record.id).toBe(body.id);
+    expect(record.history.map((e) => e.http_status)).toEqual([500, 500, 500, 500, 500, 200]);
+    expect(record.history.filter((e) => e.terminal)).toHaveLength(2);
+  });
+
   it('ids that are not plain are encoded, never rejected by BullMQ', async () => {
-    const id = 'order:42/β';
     const res = await h.post('/v1/confirmations', { provider: 'payme', payment_id: 'order:42/x', qr_code: QR });
     expect(res.status).toBe(202);
     expect(res.body.id).toMatch(/^payme\.~/);
     const record = await h.waitForState(res.body.id, 'succeeded');
     expect(record.payment_id).toBe('order:42/x');
-    expect(id).toBeTruthy();
+  });
+});
+
+describe('RATE_LIMIT_<PROVIDER>', () => {
+  it('spreads calls to that provider to the configured rate, across the queue', async () => {
+    const h = await startHarness({ env: { RATE_LIMIT_ANOR: '5' } });
+    try {
+      const run = uid();
+      const items = Array.from({ length: 11 }, (_, i) => ({ provider: 'anor', transaction_id: `rl-${run}-${i}`, qr_code: QR }));
+      const res = await h.post('/v1/confirmations/batch', { items });
+      await Promise.all(res.body.results.map((r: { id: string }) => h.waitForState(r.id, 'succeeded')));
+      const times = h.sandbox.calls('anor_confirm').map((c) => c.at).sort((a, b) => a - b);
+      expect(times).toHaveLength(11);
+      // 5 per second: 11 calls need at least two full windows after the first.
+      expect(times[10]! - times[0]!).toBeGreaterThanOrEqual(1900);
+    } finally {
+      await h.close();
+    }
   });
 });
