@@ -2,9 +2,13 @@ import type { Provider } from '../config/env.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { Metrics } from './metrics.js';
 
+/** Same bound as the /readyz ping: a scrape must answer before Prometheus's scrape_timeout (4 s in deploy/). */
+const SCRAPE_READ_TIMEOUT_MS = 2000;
+
 /**
  * `fiscal_queue_jobs` and `fiscal_queue_oldest_waiting_seconds` are read from Redis when Prometheus scrapes, and only
  * API processes register them, so N worker replicas do not export N copies of the same depth (CONTRACT §6).
+ * `fiscal_redis_up` rides on the same read, so it is fresh at every scrape and not only when /readyz runs.
  */
 export function registerQueueGauges(metrics: Metrics, queues: ProviderQueues, providers: readonly Provider[]): void {
   const { queueJobs, oldestWaiting, redisUp, registry } = metrics;
@@ -26,18 +30,34 @@ export function registerQueueGauges(metrics: Metrics, queues: ProviderQueues, pr
       }),
     );
   };
-  // prom-client awaits `collect` before serialising; a Redis outage leaves the last values and is reported by /readyz.
+  // prom-client awaits each metric's `collect` before serialising it, all metrics at once: the three gauges share one
+  // read per scrape, so none of them shows the previous scrape's values. The read reaches Redis, so it also refreshes
+  // fiscal_redis_up (not only /readyz): a Redis outage keeps the last queue values and reports 0 within the bound,
+  // below Prometheus's scrape_timeout.
   let pending: Promise<void> | undefined;
   const collect = async () => {
-    pending ??= read()
-      .catch(() => undefined)
+    pending ??= withTimeout(read(), SCRAPE_READ_TIMEOUT_MS)
+      .then(
+        () => redisUp.set(1),
+        () => redisUp.set(0),
+      )
       .finally(() => {
         pending = undefined;
       });
     await pending;
   };
-  Object.assign(queueJobs, { collect });
+  for (const gauge of [queueJobs, oldestWaiting, redisUp]) Object.assign(gauge, { collect });
   registry.registerMetric(queueJobs);
   registry.registerMetric(oldestWaiting);
   registry.registerMetric(redisUp);
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  work.catch(() => undefined); // a late rejection after the timeout won must not be unhandled
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,217 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/infra/redis-server.js';
+import { ALERTS_FILE, dashboardAndAlertQueries, readAlertRules, REPO_ROOT } from '../helpers/deploy-queries.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { commandAvailable, startPrometheus, targetOf, type PrometheusServer } from '../helpers/prometheus.js';
+import { alertOperands } from '../helpers/promql-operands.js';
+import { OTHER_QR, QR, confirmationBody, confirmations, post, settle } from '../helpers/traffic.js';
+
+// Issue 5: every PromQL expression of the Grafana dashboard and of the alert rules, evaluated by a real Prometheus
+// that scraped a real product (an `api` process and a `worker` process, as in docker-compose) after traffic through
+// the sandbox. The Prometheus here is our own child process on a free port with its own TSDB directory; a system
+// Prometheus the Debian package may have started on :9090 is never used.
+
+const HAVE_PROMETHEUS = commandAvailable('prometheus');
+const HAVE_PROMTOOL = commandAvailable('promtool');
+const INSTALL = 'install it with `apt-get install -y prometheus` (.ci/run does)';
+for (const [tool, present] of [['prometheus', HAVE_PROMETHEUS], ['promtool', HAVE_PROMTOOL]] as const) {
+  if (!present) console.warn(`prometheus.test.ts: SKIPPED the ${tool} tests: ${tool} is not installed; ${INSTALL}`);
+}
+
+/**
+ * Dashboard targets the traffic below cannot move above zero, with the reason. Each must still be a valid query that
+ * returns data (its series are exported at 0); only the "moved during the traffic" check is waived.
+ */
+const NOT_MOVED_BY_THIS_TRAFFIC: Readonly<Record<string, string>> = {
+  'dashboard "Callbacks" A':
+    'result callbacks (CONTRACT §4) are not built yet: nothing increments fiscal_callbacks_total, which is exported at 0',
+};
+
+/** Successes (some slow), rejections, retries then success, retries until dead: the sandbox's directives (docs/SANDBOX.md). */
+const mix = (tag: string) => [
+  ...confirmations('payme', '', 6, tag),
+  ...confirmations('payme', 'slow150', 2, tag), // latency spread for the quantiles
+  ...confirmations('payme', 'reject', 2, tag),
+  ...confirmations('payme', 's500', 1, tag), // retryable every time: dead after RETRY_ATTEMPTS
+  ...confirmations('uzum', '', 4, tag),
+  ...confirmations('uzum', 's503x2', 2, tag), // two retries, then success
+  ...confirmations('uzum', 'reject', 1, tag),
+];
+const MIX_DEAD = 2 + 1 + 1;
+
+const dashboardQueries = dashboardAndAlertQueries().filter((q) => q.source.startsWith('dashboard '));
+const allRules = readAlertRules();
+const alertRules = allRules.filter((rule) => rule.alert !== undefined);
+
+describe.skipIf(!HAVE_PROMTOOL)(`promtool accepts deploy/prometheus${HAVE_PROMTOOL ? '' : ` (SKIPPED: promtool is not installed; ${INSTALL})`}`, () => {
+  const promtool = (...args: string[]) => {
+    const run = spawnSync('promtool', args, { cwd: REPO_ROOT, encoding: 'utf8' });
+    return { status: run.status, output: `${run.stdout}${run.stderr}` };
+  };
+
+  it('promtool check rules deploy/prometheus/alerts.yml', () => {
+    const run = promtool('check', 'rules', ALERTS_FILE);
+    expect(run.status, run.output).toBe(0);
+    expect(run.output).toContain(`SUCCESS: ${allRules.length} rules found`);
+  });
+
+  it('promtool check config deploy/prometheus/prometheus.yml (with its rule file)', () => {
+    const run = promtool('check', 'config', 'deploy/prometheus/prometheus.yml');
+    expect(run.status, run.output).toBe(0);
+    expect(run.output).toContain('SUCCESS: 1 rule files found');
+  });
+});
+
+describe.skipIf(!HAVE_PROMETHEUS)(
+  `dashboard and alert PromQL on a real Prometheus after real traffic${HAVE_PROMETHEUS ? '' : ` (SKIPPED: prometheus is not installed; ${INSTALL})`}`,
+  () => {
+    let api: Harness;
+    let worker: Harness | undefined;
+    let prom: PrometheusServer;
+    let trafficStart = 0;
+    const expected = { finished: 0, dead: 0 };
+
+    beforeAll(async () => {
+      const env = {
+        RETRY_ATTEMPTS: '3',
+        PROVIDER_TIMEOUT_MS: '500',
+        // Three different anor jobs failing in a row open its circuit; the probe 2 s later closes it again: long enough
+        // for a 1 s scrape to see fiscal_provider_circuit_open = 1.
+        CIRCUIT_THRESHOLD: '3',
+        CIRCUIT_PROBE_MS: '2000',
+      };
+      api = await startHarness({ mode: 'api', env });
+      // The worker's port is known before it starts, so Prometheus scrapes it (up == 0) while nothing consumes.
+      const workerPort = await freePort();
+      prom = await startPrometheus({
+        jobs: { 'fiscal-api': [targetOf(api.url)], 'fiscal-worker': [`127.0.0.1:${workerPort}`] },
+        ruleFiles: [join(REPO_ROOT, ALERTS_FILE)],
+        scrapeInterval: '1s',
+        evaluationInterval: '1s',
+      });
+      trafficStart = Date.now() / 1000;
+      const t = randomUUID().slice(0, 8);
+
+      // Phase 1, no worker yet: a backlog builds up (queue depth, oldest waiting job, FiscalNoWorkerConsuming).
+      const backlog = [
+        ...mix(`${t}a`),
+        // The only anor jobs for now. Retry-After 2 s keeps each job's retry from closing the circuit before the third
+        // failure opened it; then the probe (CIRCUIT_PROBE_MS later) succeeds and closes it.
+        ...confirmations('anor', 's503x1_ra2', 3, t),
+      ];
+      const first = await post(api, backlog);
+      expect(first.map((r) => r.status)).toEqual(backlog.map(() => 202));
+      await prom.waitForData('max(fiscal_queue_oldest_waiting_seconds) > 0');
+      await prom.waitForData('up{job="fiscal-worker"} == 0');
+      await prom.waitForData('ALERTS{alertname="FiscalNoWorkerConsuming",alertstate="pending"}');
+
+      // Phase 2: the worker starts and drains the backlog; the anor circuit opens and closes.
+      worker = await startHarness({
+        mode: 'worker',
+        sandbox: false,
+        env: { ...env, QUEUE_PREFIX: api.prefix, METRICS_PORT: String(workerPort), FISCALBOX_BASE_URL: api.sandbox.url },
+      });
+      await prom.waitForData('max_over_time(fiscal_provider_circuit_open{provider="anor"}[1m]) == 1');
+      await settle(api, first.map((r) => r.id));
+      // The backlog drains within the worker's first scrape interval, and rate() never counts a series' first sample:
+      // the same traffic again, once Prometheus holds every series the first round created, makes every rate move.
+      await prom.waitForData(`sum(fiscal_jobs_finished_total{job="fiscal-worker"}) == ${backlog.length}`);
+
+      // Phase 3, the worker up: the mix again, the remaining anor outcomes, the enqueue results other than created.
+      const more = [
+        ...mix(`${t}b`),
+        ...confirmations('anor', '', 2, t),
+        ...confirmations('anor', 'reject', 1, t),
+        ...confirmations('anor', 's404', 1, t), // client error
+      ];
+      const second = await post(api, more);
+      expect(second.map((r) => r.status)).toEqual(more.map(() => 202));
+      expect((await api.post('/v1/confirmations', confirmationBody(backlog[0]!))).status).toBe(200); // duplicate
+      expect((await api.post('/v1/confirmations', confirmationBody({ ...backlog[0]!, qrCode: OTHER_QR }))).status).toBe(409);
+      const invalid = { provider: 'uzum', payment_id: `bad-${t}`, qr_code: QR.replace('ofd.soliq.uz', 'example.com') };
+      expect((await api.post('/v1/confirmations', invalid)).status).toBe(400);
+      await settle(api, second.map((r) => r.id));
+
+      // Prometheus has caught up when it holds the final counts, from both processes, with enough samples for rate().
+      expected.finished = backlog.length + more.length;
+      expected.dead = 2 * MIX_DEAD + 2; // + anor reject and s404
+      await prom.waitForData(`sum(fiscal_jobs_finished_total) == ${expected.finished}`);
+      await prom.waitForData(`sum(fiscal_jobs_finished_total{state="dead"}) == ${expected.dead}`);
+      await prom.waitForData(`sum(fiscal_queue_jobs{state="dead"}) == ${expected.dead}`);
+      await prom.waitForData('min by (job) (count_over_time(fiscal_attempts_total[1m])) >= 2');
+      await prom.waitForData('ALERTS{alertname="FiscalDeadLettersIncreasing",alertstate="firing"}');
+    }, 40_000);
+
+    afterAll(async () => {
+      await prom?.stop();
+      await worker?.close();
+      await api?.close();
+    });
+
+    it('saw the traffic: exact totals, both processes up, Redis up at scrape time', async () => {
+      const value = async (expr: string) => Number((await prom.query(expr)).result[0]?.value?.[1]);
+      expect(await value('sum(fiscal_jobs_finished_total)')).toBe(expected.finished);
+      expect(await value('sum(fiscal_jobs_finished_total{state="succeeded"})')).toBe(expected.finished - expected.dead);
+      expect(await value('sum(fiscal_enqueued_total{result="created"})')).toBe(expected.finished);
+      expect(await value('sum(fiscal_enqueued_total{result=~"duplicate|conflict|invalid"})')).toBe(3);
+      // One attempt per provider call, whichever process made it.
+      expect(await value('sum(fiscal_attempts_total)')).toBe(api.sandbox.calls().length);
+      expect(await value('sum(up)')).toBe(2);
+      expect(await value('fiscal_redis_up{job="fiscal-api"}')).toBe(1);
+    });
+
+    // "Returns data": an instant query now, a few seconds after the traffic, must succeed with a non-empty result.
+    // Dashboard series exported at 0 (zero-initialised counters, circuit gauges) would pass that on their own, so each
+    // target must also have shown a finite value above zero at some point of the traffic (a range query over it),
+    // unless NOT_MOVED_BY_THIS_TRAFFIC says why it cannot.
+    it.each(dashboardQueries.map((q): [string, string] => [q.source, q.expr]))('%s returns data', async (source, expr) => {
+      const now = await prom.query(expr);
+      expect(now.status, `${expr}: ${now.error}`).toBe('success');
+      expect(now.result.length, expr).toBeGreaterThan(0);
+
+      const range = await prom.queryRange(expr, Math.floor(trafficStart), Math.ceil(Date.now() / 1000), 1);
+      expect(range.status, `${expr}: ${range.error}`).toBe('success');
+      const moved = range.result.some((series) => (series.values ?? []).some(([, v]) => Number.isFinite(Number(v)) && Number(v) > 0));
+      if (source in NOT_MOVED_BY_THIS_TRAFFIC) return;
+      expect(moved, `${source} never rose above 0 during the traffic: ${expr}`).toBe(true);
+    });
+
+    // Alert expressions are conditions: empty means "not firing", which is the right answer for most of them now. So
+    // the full expression must be a valid, successful query; what it compares (alertOperands: the expression without
+    // its comparisons against a number, split at and/or/unless) must return data, so no alert is blind; and
+    // Prometheus's own rule evaluation (/api/v1/rules) must report every rule healthy.
+    it.each(alertRules.map((rule): [string, string] => [rule.alert ?? '', rule.expr]))(
+      'alert %s: a valid query whose operands all return data',
+      async (_name, expr) => {
+        const full = await prom.query(expr);
+        expect(full.status, `${expr}: ${full.error}`).toBe('success');
+        const operands = alertOperands(expr);
+        expect(operands.length).toBeGreaterThan(0);
+        for (const operand of operands) {
+          const answer = await prom.query(operand);
+          expect(answer.status, `${operand}: ${answer.error}`).toBe('success');
+          expect(answer.result.length, `no data for ${operand}`).toBeGreaterThan(0);
+        }
+      },
+    );
+
+    it('evaluates every rule of alerts.yml itself, healthy, and fired the ones the traffic calls for', async () => {
+      const rules = await prom.rules();
+      expect(rules.map((rule) => rule.name).sort()).toEqual(allRules.map((rule) => rule.alert ?? rule.record).sort());
+      for (const rule of rules) {
+        expect(rule.health, `${rule.name}: ${rule.lastError ?? ''}`).toBe('ok');
+        expect(Date.parse(rule.lastEvaluation) / 1000, rule.name).toBeGreaterThan(trafficStart);
+      }
+      // New dead letters fire at once (no `for`); the backlog without a worker went pending (its `for` is 5m).
+      const seen = await prom.query('max_over_time(ALERTS[5m])');
+      const alerts = seen.result.map((s) => `${s.metric.alertname}/${s.metric.alertstate}`);
+      expect(alerts).toContain('FiscalDeadLettersIncreasing/firing');
+      expect(alerts).toContain('FiscalNoWorkerConsuming/pending');
+      expect(alerts).not.toContain('FiscalApiDown/pending');
+      expect(alerts).not.toContain('FiscalRedisUnreachable/pending');
+    });
+  },
+);
