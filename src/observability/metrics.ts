@@ -67,7 +67,7 @@ export function createMetrics() {
     }),
     redisUp: new Gauge({
       name: 'fiscal_redis_up',
-      help: '1 when the last readiness check reached Redis',
+      help: '1 when the last readiness check or metrics scrape reached Redis (serve/api only)',
       registers: [],
     }),
   };
@@ -77,6 +77,7 @@ export function createMetrics() {
     for (const cls of OUTCOME_CLASSES) metrics.attempts.inc({ provider, class: cls }, 0);
     for (const state of ['succeeded', 'dead']) metrics.finished.inc({ provider, state }, 0);
     for (const result of ['created', 'duplicate', 'conflict', 'invalid']) metrics.enqueued.inc({ provider, result }, 0);
+    for (const state of ['succeeded', 'dead']) metrics.jobDuration.zero({ provider, state });
     metrics.circuitOpen.set({ provider }, 0);
   }
   for (const result of ['delivered', 'failed']) metrics.callbacks.inc({ result }, 0);
