@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildApp, type AppMode } from './app.js';
 import { ConfigError, PROVIDERS, loadConfig, type Provider } from './config/env.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { runReconcileCli } from './reconcile/cli.js';
 
 const EX_USAGE = 2;
 const EX_CONFIG = 78;
@@ -11,6 +12,8 @@ const USAGE = `usage: fiscal-worker <command>
   serve                         enqueue API + every provider worker + Bull Board + /metrics
   api                           enqueue API + Bull Board + /metrics
   worker [--providers a,b]      provider workers, /metrics and /healthz on METRICS_PORT
+  reconcile freedompay --from YYYY-MM-DD --to YYYY-MM-DD [--json]
+                                provider receipts vs local records; exit 0 same, 1 differences, 2 could not run
   sandbox [--port N] [--host H] the provider sandbox (every seed endpoint, with fault injection)
 Configuration comes from the environment; see README.md.`;
 
@@ -66,6 +69,9 @@ async function main(argv: string[]): Promise<void> {
     case 'api':
     case 'worker':
       return runService(command, rest);
+    case 'reconcile':
+      process.exitCode = await runReconcileCli(rest, loadConfig(process.env), { stdout: process.stdout, stderr: process.stderr });
+      return;
     case 'sandbox': {
       const config = loadConfig(process.env);
       // Loaded on demand: production commands never load the sandbox.

@@ -41,8 +41,12 @@ export function recordState(jobState: JobState | 'unknown', history: readonly At
       return 'dead';
     case 'active':
       return 'active';
-    case 'delayed':
-      return history.length > 0 && !history[history.length - 1]!.terminal ? 'retrying' : 'queued';
+    case 'delayed': {
+      // A job delayed after a successful call is waiting for its next step (a Freedom Pay receipt polled until it is
+      // registered, seed 004), not retrying a failure.
+      const last = history[history.length - 1];
+      return last && !last.terminal && last.class !== 'success' ? 'retrying' : 'queued';
+    }
     case 'waiting':
     case 'prioritized':
     case 'waiting-children':

@@ -8,6 +8,7 @@ export const ERRORS = {
   invalid_query: 400,
   too_many_items: 400,
   missing_idempotency_key: 400,
+  invalid_idempotency_key: 400,
   unauthorized: 401,
   not_found: 404,
   conflict: 409,
@@ -15,6 +16,8 @@ export const ERRORS = {
   unsupported_media_type: 415,
   internal: 500,
   unavailable: 503,
+  // A provider the request needs is not configured in this process (e.g. FREEDOMPAY_MERCHANT_ID/SECRET_KEY empty).
+  not_configured: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

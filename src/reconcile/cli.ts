@@ -1,0 +1,72 @@
+import { parseArgs } from 'node:util';
+import type { Config } from '../config/env.js';
+import { ProviderQueues } from '../infra/queues.js';
+import { closeRedis, createRedis } from '../infra/redis.js';
+import { FreedomPayClient } from '../providers/freedompay.js';
+import { ProviderTransport } from '../providers/transport.js';
+import { formatReport, reconcileFreedomPay } from './freedompay.js';
+
+export const RECONCILE_USAGE = 'usage: fiscal-worker reconcile freedompay --from YYYY-MM-DD --to YYYY-MM-DD [--json]';
+
+/** Exit codes (CONTRACT §1 style): no differences, some differences, could not run. */
+export const EXIT_SAME = 0;
+export const EXIT_DIFFERENT = 1;
+export const EXIT_FAILED = 2;
+
+export interface CliStreams {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** A real calendar day: Date would turn 2024-02-30 into March 1st, so the day must survive a round trip. */
+function isDate(value: string | undefined): value is string {
+  if (value === undefined || !DATE.test(value)) return false;
+  const time = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(time) && new Date(time).toISOString().slice(0, 10) === value;
+}
+
+/** The report goes to stdout (text, or JSON with --json), progress and errors to stderr; returns the exit code. */
+export async function runReconcileCli(args: string[], config: Readonly<Config>, io: CliStreams): Promise<number> {
+  let values: { from?: string; to?: string; json?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' } } }));
+  } catch (err) {
+    io.stderr.write(`${(err as Error).message}\n${RECONCILE_USAGE}\n`);
+    return EXIT_FAILED;
+  }
+  const problems: string[] = [];
+  if (positionals.length !== 1 || positionals[0] !== 'freedompay') problems.push('the only provider to reconcile is freedompay');
+  if (!isDate(values.from)) problems.push('--from must be a date YYYY-MM-DD');
+  if (!isDate(values.to)) problems.push('--to must be a date YYYY-MM-DD');
+  if (isDate(values.from) && isDate(values.to) && values.from > values.to) problems.push('--from must not be after --to');
+  const { baseUrl, merchantId, secretKey } = config.freedompay;
+  if (!merchantId || !secretKey) problems.push('FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY must be set to read the provider receipts');
+  if (problems.length > 0) {
+    io.stderr.write(`${problems.join('\n')}\n${RECONCILE_USAGE}\n`);
+    return EXIT_FAILED;
+  }
+
+  const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
+  let redisError = '';
+  redis.on('error', (err: Error) => (redisError = err.message));
+  const queues = new ProviderQueues(redis, config);
+  const transport = new ProviderTransport(baseUrl, { timeoutMs: config.providerTimeoutMs, connections: 1 });
+  const client = new FreedomPayClient(transport, baseUrl, { merchantId, secretKey });
+  try {
+    // BullMQ waits for a connection forever; the CLI must say Redis is away instead (exit 2).
+    await Promise.race([redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]).catch((err: Error) => {
+      throw new Error(`Redis at REDIS_URL does not answer: ${err.message}`);
+    });
+    const report = await reconcileFreedomPay({ client, queues, progress: (line) => io.stderr.write(`${line}\n`) }, values.from!, values.to!);
+    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return report.differences.length === 0 ? EXIT_SAME : EXIT_DIFFERENT;
+  } catch (err) {
+    io.stderr.write(`reconcile failed: ${(err as Error).message}${redisError ? ` (redis: ${redisError})` : ''}\n`);
+    return EXIT_FAILED;
+  } finally {
+    await Promise.allSettled([queues.close(), transport.close()]);
+    await closeRedis(redis);
+  }
+}

@@ -1,0 +1,114 @@
+import { DelayedError, type Job } from 'bullmq';
+import { decodeAttempts, type AttemptEntry } from '../domain/attempt.js';
+import { clientError } from '../domain/outcome.js';
+import type { JobResult } from '../domain/record.js';
+import type { ReceiptJobData } from '../producers/receipts.js';
+import {
+  FreedomPayClient,
+  classifyReceiptCreate,
+  classifyReceiptList,
+  classifyReceiptRead,
+  type ReceiptObject,
+} from '../providers/freedompay.js';
+import { runAttempt, type AttemptContext } from './attempt-runner.js';
+import { backoffDelay } from './backoff.js';
+import { DeadLetter } from './failures.js';
+import { currentRun, readProgress, recordStep } from './job-progress.js';
+import type { ProcessorFactory } from './worker-host.js';
+
+/** Between two reads of a pending receipt: the retry schedule, but never more than a minute apart. */
+const POLL_MAX_MS = 60_000;
+/** Reads of one pending receipt before giving up (about a day at one a minute); a replay polls it again. */
+export const PENDING_POLLS_LIMIT = 1500;
+
+/** The request fields that go to Freedom Pay: everything the client sent (merchant_id is added by the client). */
+function requestBody(data: ReceiptJobData): Record<string, unknown> {
+  const { fingerprint: _f, receipt_id: _r, receipt_run: _run, ...body } = data;
+  return body;
+}
+
+/**
+ * Seed 004: create the receipt, then read it until it is `registered` (the record's result is that receipt object) or
+ * `failed` (dead, with the provider's error). Waiting between reads is the job's own delay (moveToDelayed +
+ * DelayedError), never a sleep inside the job; reads that find it pending are kept in the history as uncounted steps,
+ * so they never spend RETRY_ATTEMPTS. Never two receipts for one sale: once a create may have reached the provider
+ * without a clear answer, the next attempt looks the receipt up by payment_id first and adopts it.
+ */
+export function freedomPayProcessorFactory(): ProcessorFactory {
+  return ({ ctx, transports }) => {
+    const { baseUrl, merchantId, secretKey } = ctx.config.freedompay;
+    const client = merchantId && secretKey ? new FreedomPayClient(transports.get(baseUrl), baseUrl, { merchantId, secretKey }) : undefined;
+
+    return async (job: Job<ReceiptJobData>, token?: string): Promise<JobResult> => {
+      if (!client) {
+        // The API refuses receipts without these; a job here was accepted by a configured process. Replay it there.
+        return runAttempt(ctx, job, async () => ({
+          answer: undefined,
+          outcome: clientError('not_configured', 'FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY are not set in the worker that took this receipt'),
+        }));
+      }
+      const run = currentRun(job);
+      const { receipt_id: known, receipt_run: knownRun } = job.data;
+      if (known && knownRun === run) {
+        const read = await runAttempt(ctx, job, async () => {
+          const answer = await client.get(known);
+          return { answer, outcome: classifyReceiptRead(answer) };
+        });
+        return settle(ctx, job, token, read, false);
+      }
+      const found = mayAlreadyExist(job) ? await lookUp(ctx, client, job) : undefined;
+      const created =
+        found ??
+        (await runAttempt(
+          ctx,
+          job,
+          async () => {
+            const answer = await client.create(requestBody(job.data));
+            return { answer, outcome: classifyReceiptCreate(answer) };
+          },
+          { retryAmbiguous: true },
+        ));
+      const receipt = created.data as ReceiptObject;
+      if (receipt.status !== 'registered') await job.updateData({ ...job.data, receipt_id: receipt.receipt_id, receipt_run: run });
+      return settle(ctx, job, token, created, true);
+    };
+  };
+}
+
+/** A create may have reached the provider before: an earlier attempt of this job failed, stalled or was replayed. */
+function mayAlreadyExist(job: Job): boolean {
+  return decodeAttempts(job.stacktrace).length > 0 || (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0;
+}
+
+/** GET /v5/receipts?payment_id=…: the sale's receipt, if one was made (a failed one does not count). */
+async function lookUp(ctx: AttemptContext, client: FreedomPayClient, job: Job<ReceiptJobData>): Promise<JobResult | undefined> {
+  const paymentId = String(job.data.payment_id);
+  const listed = await runAttempt(ctx, job, async () => {
+    const answer = await client.list({ paymentId });
+    return { answer, outcome: classifyReceiptList(answer) };
+  });
+  const receipt = (listed.data as ReceiptObject[]).find(
+    (r) => String(r.payment_id) === paymentId && r.operation_type === job.data.operation_type && r.status !== 'failed',
+  );
+  ctx.logger.info({ job_id: job.id, provider: ctx.provider, found: receipt?.receipt_id ?? null }, 'looked up the receipt before creating it');
+  if (!receipt) {
+    await recordStep(job, listed.attempt);
+    return undefined;
+  }
+  return { data: receipt, attempt: listed.attempt };
+}
+
+/** Registered: done. Pending: remember the step and come back later, as the job's own delay. */
+async function settle(ctx: AttemptContext, job: Job<ReceiptJobData>, token: string | undefined, result: JobResult, fresh: boolean): Promise<JobResult> {
+  const receipt = result.data as ReceiptObject;
+  if (receipt.status === 'registered') return result;
+  const polls = fresh ? 0 : Number(readProgress(job).polls ?? 0) + 1;
+  if (polls >= PENDING_POLLS_LIMIT) {
+    const entry: AttemptEntry = { ...result.attempt, class: 'retryable', code: 'still_pending', message: `receipt ${receipt.receipt_id} is still pending after ${polls} reads` };
+    throw new DeadLetter(entry, `gave up: receipt ${receipt.receipt_id} still pending after ${polls} reads; a replay reads it again`);
+  }
+  await recordStep(job, result.attempt, { polls });
+  const delay = Math.min(backoffDelay(ctx.config.retry, polls + 1, undefined), POLL_MAX_MS);
+  await job.moveToDelayed(Date.now() + delay, token);
+  throw new DelayedError();
+}
