@@ -34,8 +34,16 @@ const url = (protocols: readonly string[]) =>
 
 const rateLimit = z.coerce.number().positive().optional();
 
+/** Redis Cluster hashes only the part between the first `{` and the next `}`, when it is not empty. */
+const HASH_TAG = /^[^{]*\{[^}]+\}/;
+
 const Env = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  // README "Redis Cluster": REDIS_URL is then one node of the cluster; ioredis discovers the others.
+  REDIS_CLUSTER: z
+    .enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   QUEUE_PREFIX: z
     .string()
     .min(1)
@@ -80,6 +88,8 @@ const Env = z.object({
 
 export interface Config {
   redisUrl: string;
+  /** REDIS_CLUSTER: `redisUrl` is a seed node of a Redis Cluster. */
+  redisCluster: boolean;
   queuePrefix: string;
   host: string;
   port: number;
@@ -113,6 +123,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
   if (Boolean(e.BOARD_USERNAME) !== Boolean(e.BOARD_PASSWORD)) {
     problems.push('BOARD_PASSWORD: BOARD_USERNAME and BOARD_PASSWORD must be set together');
   }
+  if (e.REDIS_CLUSTER) {
+    // BullMQ's scripts touch several keys of a queue at once; on a cluster they must all hash to one slot.
+    if (!HASH_TAG.test(e.QUEUE_PREFIX)) {
+      problems.push(`QUEUE_PREFIX: must contain a hash tag when REDIS_CLUSTER=true, e.g. {${e.QUEUE_PREFIX.replace(/[{}]/g, '')}}, so every queue key lands in one slot`);
+    }
+    if (!['', '/', '/0'].includes(new URL(e.REDIS_URL).pathname)) problems.push('REDIS_URL: a Redis Cluster has only database 0; remove the /<db> part');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const rateLimits: Partial<Record<Provider, number>> = {};
@@ -122,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
   }
   return deepFreeze({
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER,
     queuePrefix: e.QUEUE_PREFIX,
     host: e.HOST,
     port: e.PORT,

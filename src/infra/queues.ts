@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config, Provider } from '../config/env.js';
 import { HISTORY_LIMIT } from '../domain/attempt.js';
+import type { RedisClient } from './redis.js';
 
 /**
  * BullMQ never decides on its own that a job is dead: the processor counts the attempts of the current run from the
@@ -27,7 +27,7 @@ export class ProviderQueues {
   private readonly queues = new Map<Provider, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly config: Readonly<Config>,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -15,16 +15,21 @@ const PING_TIMEOUT_MS = 2000;
 /** `/readyz`: Redis answers (within 2 s); plus what an operator must know even while ready. */
 export class ReadinessProbe {
   private warnings: string[] = [];
+  private reportedPolicy: string | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** A key in the queues' hash slot (`<QUEUE_PREFIX>:…`), probed instead of PING on a Redis Cluster. */
+    private readonly slotKey?: string,
   ) {}
 
   /**
    * BullMQ's keys must never be evicted: with any other policy Redis may silently drop accepted jobs under memory
    * pressure. Warn loudly at start-up and on /readyz. Managed Redis may refuse CONFIG GET; then there is nothing to say.
+   * Runs again on every (re)connection (app.ts), so a Redis that was down at start-up or came back with another
+   * configuration is checked too; the error is logged once per policy seen.
    */
   async checkEvictionPolicy(): Promise<void> {
     try {
@@ -32,13 +37,25 @@ export class ReadinessProbe {
       const policy = reply[1];
       if (policy && policy !== 'noeviction') {
         this.warnings = [`Redis maxmemory-policy is ${policy}; set it to noeviction or accepted jobs can be evicted and lost`];
-        this.logger.error({ policy }, 'redis maxmemory-policy is not noeviction; accepted jobs may be evicted');
+        if (this.reportedPolicy !== policy) {
+          this.logger.error({ policy }, 'redis maxmemory-policy is not noeviction; accepted jobs may be evicted');
+        }
       } else {
         this.warnings = [];
       }
+      this.reportedPolicy = policy;
     } catch {
       // CONFIG is often disabled on managed Redis.
     }
+  }
+
+  /**
+   * On a cluster PING goes to any node, and a lost master is simply dropped from the client's pool; a read of a key
+   * under QUEUE_PREFIX goes to the master that holds the queues' slot, which is the one that must answer.
+   */
+  private async ping(): Promise<void> {
+    if (this.redis.isCluster && this.slotKey) await this.redis.exists(this.slotKey);
+    else await this.redis.ping();
   }
 
   async check(extra: { circuitsOpen?: string[] } = {}): Promise<ReadinessReport> {
@@ -46,7 +63,7 @@ export class ReadinessProbe {
     let reason: string | undefined;
     try {
       await Promise.race([
-        this.redis.ping(),
+        this.ping(),
         new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS).unref()),
       ]);
       redisUp = true;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis.js';
 
 /**
  * Tells a new confirmation from a repeat atomically, before BullMQ's add (which silently ignores an existing job id
@@ -34,12 +34,20 @@ interface WithClaim {
 
 export const CLAIM_TTL_SECONDS = 600;
 
-export function defineClaimScript(redis: Redis): void {
+export function defineClaimScript(redis: RedisClient): void {
   if (!(redis as unknown as Partial<WithClaim>).fiscalClaim) redis.defineCommand('fiscalClaim', { lua: CLAIM_LUA });
 }
 
+/**
+ * Once the job is added its hash answers repeats, so the claim has done its work; without this it would hold memory
+ * for CLAIM_TTL_SECONDS per accepted item. Best effort and off the answer's path: a claim left behind expires anyway.
+ */
+export function releaseClaims(redis: RedisClient, claimKeys: readonly string[]): void {
+  for (const key of claimKeys) void redis.unlink(key).catch(() => undefined);
+}
+
 export async function claim(
-  redis: Redis,
+  redis: RedisClient,
   keys: { job: string; claim: string; reference?: string | undefined },
   args: { fingerprint: string; recordId: string; referenceTtlSeconds: number },
 ): Promise<ClaimAnswer> {

@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { PROVIDERS, type Provider } from '../config/env.js';
 import { recordId, providerOfRecordId } from '../domain/ids.js';
 import { jobHistory, recordError, recordState, type JobResult, type RecordState } from '../domain/record.js';
 import type { ProviderQueues } from '../infra/queues.js';
+import { UnavailableError, storeDeadline, type RedisClient } from '../infra/redis.js';
 
 /** CONTRACT §3: the record an API client sees for a confirmation, payment or receipt. */
 export interface RecordView {
@@ -52,10 +52,15 @@ export function toRecordView(job: Job, jobState: Awaited<ReturnType<Job['getStat
 export class RecordStore {
   constructor(
     private readonly queues: ProviderQueues,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
   ) {}
 
-  async get(id: string): Promise<RecordView | undefined> {
+  /** Reads answer within the contract's 5 s or fail as UnavailableError (HTTP 503), never hang or 500. */
+  get(id: string): Promise<RecordView | undefined> {
+    return bounded(this.read(id));
+  }
+
+  private async read(id: string): Promise<RecordView | undefined> {
     const provider = providerOfRecordId(id);
     if (!(PROVIDERS as readonly string[]).includes(provider)) return undefined;
     const queue = this.queues.get(provider as Provider);
@@ -63,18 +68,23 @@ export class RecordStore {
     return job ? toRecordView(job, state) : undefined;
   }
 
-  async findByPaymentId(paymentId: string): Promise<RecordView[]> {
+  findByPaymentId(paymentId: string): Promise<RecordView[]> {
     const ids = (['payme', 'uzum', 'anor'] as const).map((p) => recordId(p, paymentId));
-    return this.getMany(ids);
+    return bounded(this.readMany(ids));
   }
 
-  async findByReference(reference: string): Promise<RecordView[]> {
-    const ids = await this.redis.smembers(this.queues.key('ref', reference));
-    return this.getMany(ids.sort());
+  findByReference(reference: string): Promise<RecordView[]> {
+    return bounded(this.redis.smembers(this.queues.key('ref', reference)).then((ids) => this.readMany(ids.sort())));
   }
 
-  private async getMany(ids: string[]): Promise<RecordView[]> {
-    const records = await Promise.all(ids.map((id) => this.get(id)));
+  private async readMany(ids: string[]): Promise<RecordView[]> {
+    const records = await Promise.all(ids.map((id) => this.read(id)));
     return records.filter((r): r is RecordView => r !== undefined);
   }
+}
+
+function bounded<T>(work: Promise<T>): Promise<T> {
+  return storeDeadline()(work).catch((err: unknown) => {
+    throw err instanceof UnavailableError ? err : new UnavailableError(err, 'Redis is not answering; the record could not be read, retry later');
+  });
 }
