@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { rejected, success, type Outcome } from '../domain/outcome.js';
+import { maskPersonalData } from '../domain/personal-data.js';
 import type { ConfirmProvider } from './confirm-provider.js';
 import { envelopeError, fiscalBoxEnvelope, readFiscalBox } from './fiscalbox.js';
 import { responseForRecord, type ProviderAnswer } from './transport.js';
@@ -27,7 +28,7 @@ export function classifyAnor(answer: ProviderAnswer): Outcome {
   }
   if (!data) return rejected('anor_no_data', 'anor answered is_success without data', response);
   if (data.error_code !== 0) return rejected(String(data.error_code), data.message ?? 'anor reported a failure', response);
-  return success(data);
+  return success(maskPersonalData(data));
 }
 
 export const anor: ConfirmProvider = {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { rejected, retryable, success, type Outcome } from '../domain/outcome.js';
+import { maskPersonalData } from '../domain/personal-data.js';
 import type { ConfirmProvider } from './confirm-provider.js';
 import { envelopeError, fiscalBoxEnvelope, readFiscalBox } from './fiscalbox.js';
 import { responseForRecord, type ProviderAnswer } from './transport.js';
@@ -29,7 +30,7 @@ export function classifyPayme(answer: ProviderAnswer): Outcome {
   }
   if (data?.error) return rejected('payme_error', data.error, response);
   if (!data?.result?.receipt) return retryable('undocumented_body', 'payme answered is_success without data.result.receipt', { providerResponse: response });
-  return success(data);
+  return success(maskPersonalData(data));
 }
 
 export const payme: ConfirmProvider = {

@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { Config, Provider } from '../config/env.js';
 import { attemptsInRun, decodeAttempts, hadLostAnswer, type AttemptEntry } from '../domain/attempt.js';
 import { retryable, type Outcome } from '../domain/outcome.js';
@@ -24,17 +24,23 @@ export interface AttemptContext {
 
 export type ProviderCall = () => Promise<{ answer: ProviderAnswer | undefined; outcome: Outcome }>;
 
+export interface AttemptOptions {
+  /**
+   * Retry an `ambiguous` outcome like a retryable one (attempts, backoff, circuit) instead of dead-lettering it; its
+   * entry keeps the class `ambiguous`. For calls whose next attempt can find out what happened first (seed 004: a
+   * receipt create is looked up before it is sent again); never for a charge.
+   */
+  retryAmbiguous?: boolean;
+}
+
 /**
  * One provider call of a job, turned into BullMQ's language: a return value on success, a RetryableFailure to be
- * retried with backoff, a DeadLetter to stop now, or RateLimitError to wait out an open circuit without spending an
+ * retried with backoff, a DeadLetter to stop now, or DelayedError to wait out an open circuit without spending an
  * attempt. Whatever happens, exactly one entry describes the call.
  */
-export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCall): Promise<JobResult> {
-  const wait = ctx.circuit.admit();
-  if (wait > 0) {
-    await ctx.pause(wait);
-    throw Worker.RateLimitError();
-  }
+export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCall, options: AttemptOptions = {}): Promise<JobResult> {
+  const wait = await ctx.circuit.admit(job.id!);
+  if (wait > 0) return waitOutCircuit(ctx, job, wait);
   const history = decodeAttempts(job.stacktrace);
   const attemptInRun = attemptsInRun(history) + 1;
   const startedAt = Date.now();
@@ -61,7 +67,7 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
   const log = ctx.logger.child({ job_id: job.id, provider: ctx.provider, attempt: attemptInRun });
 
   if (outcome.class === 'success') {
-    ctx.circuit.recordSuccess();
+    await ctx.circuit.recordSuccess(job.id!);
     entry.terminal = true;
     log.debug({ class: outcome.class, http_status: status, duration_ms: entry.latency_ms }, 'provider call finished');
     const result: JobResult = { data: outcome.data, attempt: entry };
@@ -73,25 +79,36 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
   entry.message = outcome.message;
   if (outcome.providerResponse !== undefined) entry.provider_response = outcome.providerResponse;
 
-  if (outcome.class === 'retryable') {
-    if (ctx.circuit.recordFailure(job.id!)) {
+  if (outcome.class === 'retryable' || (outcome.class === 'ambiguous' && options.retryAmbiguous)) {
+    if (await ctx.circuit.recordFailure(job.id!)) {
       entry.uncounted = true;
       log.warn({ class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider circuit open; job waits without spending an attempt');
       await keepUncounted(job, entry);
-      await ctx.pause(ctx.config.circuit.probeMs);
-      throw Worker.RateLimitError();
+      return waitOutCircuit(ctx, job, ctx.config.circuit.probeMs);
     }
     if (attemptInRun >= ctx.config.retry.attempts) {
       entry.terminal = true;
       throw new DeadLetter(entry, `gave up after ${attemptInRun} attempts; last: ${outcome.code}: ${outcome.message}`);
     }
     log.info({ class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider call failed; will retry');
-    throw new RetryableFailure(entry, attemptInRun, outcome.retryAfterMs);
+    throw new RetryableFailure(entry, attemptInRun, outcome.class === 'retryable' ? outcome.retryAfterMs : undefined);
   }
 
-  ctx.circuit.recordAnswer();
+  await ctx.circuit.recordAnswer(job.id!);
   entry.terminal = true;
   throw new DeadLetter(entry, `${outcome.class}: ${outcome.code}: ${outcome.message}`);
+}
+
+/**
+ * Waits out an open circuit without spending an attempt: the queue is paused for every worker until the next probe
+ * slot (BullMQ's limiter), and the job is set aside until then (BullMQ's manual delay, which counts no attempt). Set
+ * aside, it comes back behind the jobs that waited longer, not at the head of the queue where a rate-limited job
+ * returns: the probes take turns, so a job that fails on its own cannot keep the circuit open for all the others.
+ */
+async function waitOutCircuit(ctx: AttemptContext, job: Job, ms: number): Promise<never> {
+  await ctx.pause(ms);
+  await job.moveToDelayed(Date.now() + ms, job.token);
+  throw new DelayedError();
 }
 
 async function keepUncounted(job: Job, entry: AttemptEntry): Promise<void> {

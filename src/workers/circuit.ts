@@ -1,68 +1,148 @@
+import type { CircuitShare } from './circuit-share.js';
+
+export interface CircuitOptions {
+  /** CIRCUIT_THRESHOLD: different jobs failing in a row (no success between) that open it. */
+  threshold: number;
+  /** CIRCUIT_PROBE_MS: the least time between two probes. */
+  probeMs: number;
+  /** PROVIDER_TIMEOUT_MS: how long a probe may take; the shared state outlives a hanging probe. */
+  callTimeoutMs: number;
+  share: CircuitShare;
+  onChange: (open: boolean) => void;
+  now?: () => number;
+}
+
+/** How often a closed circuit looks whether another process opened it (one Redis read, off the per-job path). */
+const SHARED_CHECK_MAX_MS = 1000;
+
 /**
  * A provider's circuit (CONTRACT §4): it opens after retryable failures from `threshold` different jobs with no
- * success between, so one bad payment cannot open it but an outage does. While open, at most one call (the probe)
- * goes out per `probeMs`; the first success closes it. The state is per process; the pause it causes is queue-wide
- * (BullMQ's limiter), so other processes stop fetching too.
+ * success between, so one bad payment cannot open it but an outage does. The open state and the probe slot are shared
+ * through Redis (circuit-share.ts), so every worker process of the provider waits with it: one probe call at a time,
+ * the next at least `probeMs` after the previous one ended, whichever process makes it; the first success closes it
+ * everywhere. The pause between probes is queue-wide (BullMQ's limiter), so no process fetches meanwhile. This class
+ * is the process's view: the failure count, the gauge and /readyz.
  */
 export class Circuit {
   private readonly failingJobs = new Set<string>();
-  private openedAt: number | undefined;
-  private nextProbeAt = 0;
-  private probeInFlight = false;
+  private readonly now: () => number;
+  private open = false;
+  /** The job of this process whose call is the probe in flight. */
+  private probeJob: string | undefined;
+  private nextSharedCheckAt = 0;
+  private sharedCheck: Promise<void> | undefined;
+  private watch: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly threshold: number,
-    private readonly probeMs: number,
-    private readonly onChange: (open: boolean) => void,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly opts: CircuitOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
   get isOpen(): boolean {
-    return this.openedAt !== undefined;
+    return this.open;
   }
 
   /** How long a job must wait before it may call, or 0 when it may call now (and is then the probe if open). */
-  admit(): number {
-    if (this.openedAt === undefined) return 0;
-    const now = this.now();
-    if (this.probeInFlight || now < this.nextProbeAt) return Math.max(this.nextProbeAt - now, 1);
-    this.probeInFlight = true;
-    this.nextProbeAt = now + this.probeMs;
+  async admit(jobId: string): Promise<number> {
+    if (!this.open) {
+      await this.checkShared();
+      if (!this.open) return 0;
+    }
+    // One probe at a time: the next one can come no sooner than probeMs after this one ends, so wait that long
+    // (never a 1 ms busy loop through Redis while a probe hangs).
+    if (this.probeJob !== undefined) return this.opts.probeMs;
+    this.probeJob = jobId;
+    const slot = await this.opts.share.takeProbe(this.opts.probeMs + this.opts.callTimeoutMs).catch(() => 0);
+    if (slot === 0) return 0;
+    this.probeJob = undefined;
+    // While another process's probe is in flight its lease covers a whole call timeout, but the next slot can come as
+    // soon as probeMs after that probe answers: never pause the queue longer than that.
+    if (slot > 0) return Math.min(slot, this.opts.probeMs);
+    this.setOpen(false); // closed by another process's successful probe
     return 0;
   }
 
-  recordSuccess(): void {
+  async recordSuccess(jobId: string): Promise<void> {
     this.failingJobs.clear();
-    this.probeInFlight = false;
-    if (this.openedAt !== undefined) {
-      this.openedAt = undefined;
-      this.onChange(false);
-    }
+    if (this.probeJob === jobId) this.probeJob = undefined;
+    if (!this.open) return;
+    this.setOpen(false);
+    await this.opts.share.close().catch(() => undefined);
   }
 
   /** Returns true when the circuit is open after this failure (the caller then does not spend an attempt). */
-  recordFailure(jobId: string): boolean {
-    if (this.openedAt !== undefined) {
-      this.probeInFlight = false;
+  async recordFailure(jobId: string): Promise<boolean> {
+    if (this.open) {
+      const wasProbe = this.probeJob === jobId;
+      if (wasProbe) this.probeJob = undefined;
+      const stillOpen = await this.opts.share.failed(this.markMs(), wasProbe ? this.opts.probeMs : 0).catch(() => true);
+      if (!stillOpen) this.setOpen(false);
       return true;
     }
     this.failingJobs.add(jobId);
-    if (this.failingJobs.size < this.threshold) return false;
-    this.open();
-    return true;
-  }
-
-  /** Another process opened it (seen on a failure); join without waiting for our own threshold. */
-  open(): void {
-    if (this.openedAt !== undefined) return;
-    this.openedAt = this.now();
-    this.nextProbeAt = this.openedAt + this.probeMs;
-    this.probeInFlight = false;
-    this.onChange(true);
+    if (this.failingJobs.size >= this.opts.threshold) {
+      this.setOpen(true);
+      // The first probe comes probeMs after opening.
+      await this.opts.share.open(this.markMs(), this.opts.probeMs).catch(() => undefined);
+      return true;
+    }
+    // Another process may hold it open already: join it rather than spend attempts on our own count.
+    if (await this.opts.share.isOpen().catch(() => false)) {
+      this.setOpen(true);
+      return true;
+    }
+    return false;
   }
 
   /** Non-retryable outcomes say nothing about availability, but they prove the provider answers. */
-  recordAnswer(): void {
-    this.recordSuccess();
+  recordAnswer(jobId: string): Promise<void> {
+    return this.recordSuccess(jobId);
+  }
+
+  /** Stops watching the shared state (worker shutdown). */
+  stop(): void {
+    clearInterval(this.watch);
+    this.watch = undefined;
+  }
+
+  /** The open mark outlives the longest gap between two refreshes: a probe's wait plus a hanging call. */
+  private markMs(): number {
+    return 2 * this.opts.probeMs + this.opts.callTimeoutMs;
+  }
+
+  private async checkShared(): Promise<void> {
+    if (!this.sharedCheck && this.now() < this.nextSharedCheckAt) return;
+    this.sharedCheck ??= (async () => {
+      this.nextSharedCheckAt = this.now() + Math.min(this.opts.probeMs, SHARED_CHECK_MAX_MS);
+      if (await this.opts.share.isOpen().catch(() => false)) this.setOpen(true);
+    })().finally(() => {
+      this.sharedCheck = undefined;
+    });
+    await this.sharedCheck;
+  }
+
+  private setOpen(open: boolean): void {
+    if (open === this.open) return;
+    this.open = open;
+    this.failingJobs.clear();
+    this.probeJob = undefined;
+    this.stop();
+    // While open, notice a close made elsewhere even when this process has no job to try (gauge, /readyz).
+    if (open) {
+      let busy = false;
+      this.watch = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        this.opts.share
+          .isOpen()
+          .then((still) => {
+            if (!still) this.setOpen(false);
+          }, () => undefined)
+          .finally(() => {
+            busy = false;
+          });
+      }, this.opts.probeMs);
+      this.watch.unref();
+    }
+    this.opts.onChange(open);
   }
 }

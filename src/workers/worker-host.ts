@@ -1,5 +1,5 @@
 import { Worker, type Job, type Processor } from 'bullmq';
-import type { Config, Provider } from '../config/env.js';
+import { PROVIDERS, type Config, type Provider } from '../config/env.js';
 import { attemptsInRun, decodeAttempts } from '../domain/attempt.js';
 import type { JobResult } from '../domain/record.js';
 import type { RedisClient } from '../infra/redis.js';
@@ -10,6 +10,8 @@ import { ProviderTransport } from '../providers/transport.js';
 import type { AttemptContext } from './attempt-runner.js';
 import { fiscalBackoffStrategy } from './backoff.js';
 import { Circuit } from './circuit.js';
+import { RedisCircuitShare } from './circuit-share.js';
+import { RetentionSweeper } from './retention-sweeper.js';
 import { confirmProcessor } from './confirm-processor.js';
 import { DeadLetter } from './failures.js';
 
@@ -40,7 +42,9 @@ export class TransportPool {
     if (!transport) {
       transport = new ProviderTransport(baseUrl, {
         timeoutMs: this.config.providerTimeoutMs,
-        connections: this.config.workerConcurrency,
+        // Every provider on this base URL (FiscalBox serves four) runs WORKER_CONCURRENCY jobs at once; with fewer
+        // sockets, calls would queue in the pool while PROVIDER_TIMEOUT_MS already runs, and time out unsent.
+        connections: this.config.workerConcurrency * PROVIDERS.length,
         ...(headers ? { headers } : {}),
       });
       this.byBase.set(key, transport);
@@ -58,12 +62,34 @@ export class TransportPool {
   }
 }
 
+/**
+ * Locks and crash recovery (issue 8). A running job holds a lock that its worker renews every lockDuration / 2. When
+ * the process dies (SIGKILL, OOM, lost node) the lock expires at most lockDuration later, and the next stalled check
+ * of any worker (every stalledInterval) puts the job back in wait: a crashed job runs again after at most
+ * lockDuration + stalledInterval (measured: docs/RELIABILITY.md).
+ *
+ * A shorter lock recovers faster but risks handing a live job to a second worker (a second provider call) when
+ * renewals stop for a while without a crash: a Redis restart or failover, a long GC pause. So the lock lasts two
+ * PROVIDER_TIMEOUT_MS (a call in flight when renewals stop has ended, answered or timed out, before the lock can
+ * expire), and never less than 10 s, which covers a Redis restart when the timeout is short. With the default timeout
+ * (15 s) this is BullMQ's own 30 s lock. A stalled check is one small script per queue; running it twice per lock
+ * period keeps recovery within 1.5 × lockDuration.
+ */
+export function stalledJobTiming(config: Pick<Config, 'providerTimeoutMs'>): { lockDuration: number; stalledInterval: number } {
+  const lockDuration = Math.max(10_000, 2 * config.providerTimeoutMs);
+  return { lockDuration, stalledInterval: Math.round(lockDuration / 2) };
+}
+
+/** A limiter no worker reaches (a billion fetches a second): present only so the circuit's pause is honoured. */
+const NO_RATE_LIMIT = { max: 1_000_000_000, duration: 1000 };
+
 /** Runs one BullMQ worker per provider, so one provider's outage never blocks another's jobs. */
 export class WorkerHost {
   private readonly workers: Worker[] = [];
   private readonly circuits = new Map<Provider, Circuit>();
   readonly transports: TransportPool;
   private readonly listeners: TerminalListener[] = [];
+  private sweeper: RetentionSweeper | undefined;
 
   constructor(private readonly deps: WorkerHostDeps) {
     this.transports = new TransportPool(deps.config);
@@ -78,9 +104,15 @@ export class WorkerHost {
     const { config, logger, metrics } = this.deps;
     for (const provider of providers) {
       let worker: Worker | undefined;
-      const circuit = new Circuit(config.circuit.threshold, config.circuit.probeMs, (open) => {
-        metrics.circuitOpen.set({ provider }, open ? 1 : 0);
-        logger[open ? 'warn' : 'info']({ provider }, open ? 'provider circuit opened' : 'provider circuit closed');
+      const circuit = new Circuit({
+        threshold: config.circuit.threshold,
+        probeMs: config.circuit.probeMs,
+        callTimeoutMs: config.providerTimeoutMs,
+        share: new RedisCircuitShare(this.deps.connection, config.queuePrefix, provider),
+        onChange: (open) => {
+          metrics.circuitOpen.set({ provider }, open ? 1 : 0);
+          logger[open ? 'warn' : 'info']({ provider }, open ? 'provider circuit opened' : 'provider circuit closed');
+        },
       });
       this.circuits.set(provider, circuit);
       const ctx: AttemptContext = {
@@ -99,10 +131,11 @@ export class WorkerHost {
         connection: this.deps.connection,
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
-        ...(limit ? { limiter: { max: Math.max(1, Math.round(limit)), duration: Math.round((1000 * Math.max(1, Math.round(limit))) / limit) } } : {}),
+        // BullMQ's fetch honours the circuit's pause (worker.rateLimit) only when a limiter is set, so there always is
+        // one; without RATE_LIMIT_<P> it is one no worker ever reaches.
+        limiter: limit ? { max: Math.max(1, Math.round(limit)), duration: Math.round((1000 * Math.max(1, Math.round(limit))) / limit) } : NO_RATE_LIMIT,
         settings: { backoffStrategy: fiscalBackoffStrategy(config.retry) },
-        // A provider call may take PROVIDER_TIMEOUT_MS; the lock must outlive it comfortably.
-        lockDuration: Math.max(30_000, config.providerTimeoutMs * 2),
+        ...stalledJobTiming(config),
         // A job whose worker died is picked up again (at-least-once); only a job that kills its worker repeatedly
         // ends as a dead letter.
         maxStalledCount: 5,
@@ -114,6 +147,8 @@ export class WorkerHost {
       worker.on('error', (err) => logger.error({ provider, err }, 'worker error'));
       this.workers.push(worker);
     }
+    this.sweeper = new RetentionSweeper(this.deps.connection, config.queuePrefix, providers, config.retentionSeconds * 1000, logger);
+    this.sweeper.start();
   }
 
   private processorFor(provider: Provider, ctx: AttemptContext, factories: ReadonlyMap<Provider, ProcessorFactory>): Processor {
@@ -139,12 +174,21 @@ export class WorkerHost {
 
   /** Stops fetching, waits for active jobs up to `timeoutMs`; unfinished ones are recovered as stalled later. */
   async close(timeoutMs: number): Promise<void> {
+    for (const circuit of this.circuits.values()) circuit.stop();
+    this.sweeper?.close();
     const graceful = Promise.allSettled(this.workers.map((w) => w.close()));
     const timedOut = await Promise.race([
       graceful.then(() => false),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs).unref()),
     ]);
-    if (timedOut) await Promise.allSettled(this.workers.map((w) => w.close(true)));
+    if (timedOut) {
+      // CONTRACT §1: stop within SHUTDOWN_TIMEOUT_MS. BullMQ's close(true) returns the graceful close already under way,
+      // so it cannot cut it short, and closing the HTTP pools would wait for the calls in flight: stop waiting instead.
+      // The jobs still active keep their locks until they expire and then run again (stalledJobTiming).
+      this.deps.logger.warn({ timeout_ms: timeoutMs }, 'shutdown timeout: active jobs left to stalled-job recovery');
+      void this.transports.close().catch(() => undefined);
+      return;
+    }
     await this.transports.close();
   }
 

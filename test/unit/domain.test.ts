@@ -5,6 +5,7 @@ import { maskPersonalData, maskPhone } from '../../src/domain/personal-data.js';
 import { fiscalQrCode } from '../../src/domain/qr.js';
 import { backoffDelay } from '../../src/workers/backoff.js';
 import { Circuit } from '../../src/workers/circuit.js';
+import { MemoryCircuitShare } from '../helpers/memory-circuit-share.js';
 
 const entry = (over: Partial<AttemptEntry>): AttemptEntry => ({ at: '2026-01-01T00:00:00.000Z', http_status: 503, class: 'retryable', latency_ms: 1, ...over });
 
@@ -84,28 +85,31 @@ describe('backoff', () => {
 });
 
 describe('circuit', () => {
-  it('opens after failures from THRESHOLD different jobs, not from one job failing repeatedly', () => {
+  it('opens after failures from THRESHOLD different jobs, not from one job failing repeatedly', async () => {
     let now = 0;
     const changes: boolean[] = [];
-    const c = new Circuit(3, 1000, (open) => changes.push(open), () => now);
-    expect(c.recordFailure('a')).toBe(false);
-    expect(c.recordFailure('a')).toBe(false);
-    expect(c.recordFailure('b')).toBe(false);
-    expect(c.recordFailure('c')).toBe(true);
+    const share = new MemoryCircuitShare(() => now);
+    const c = new Circuit({ threshold: 3, probeMs: 1000, callTimeoutMs: 500, share, onChange: (open) => changes.push(open), now: () => now });
+    expect(await c.recordFailure('a')).toBe(false);
+    expect(await c.recordFailure('a')).toBe(false);
+    expect(await c.recordFailure('b')).toBe(false);
+    expect(await c.recordFailure('c')).toBe(true);
     expect(changes).toEqual([true]);
     // open: nobody calls until the probe time, then exactly one probe at a time
-    expect(c.admit()).toBe(1000);
+    expect(await c.admit('d')).toBe(1000);
     now = 1000;
-    expect(c.admit()).toBe(0);
-    expect(c.admit()).toBeGreaterThan(0);
-    c.recordSuccess();
+    expect(await c.admit('d')).toBe(0);
+    expect(await c.admit('e')).toBeGreaterThan(0);
+    await c.recordSuccess('d');
     expect(changes).toEqual([true, false]);
-    expect(c.admit()).toBe(0);
+    expect(await c.admit('e')).toBe(0);
+    c.stop();
   });
-  it('a success in between resets the count', () => {
-    const c = new Circuit(2, 1000, () => undefined);
-    c.recordFailure('a');
-    c.recordSuccess();
-    expect(c.recordFailure('b')).toBe(false);
+  it('a success in between resets the count', async () => {
+    const share = new MemoryCircuitShare(Date.now);
+    const c = new Circuit({ threshold: 2, probeMs: 1000, callTimeoutMs: 500, share, onChange: () => undefined });
+    await c.recordFailure('a');
+    await c.recordSuccess('a');
+    expect(await c.recordFailure('b')).toBe(false);
   });
 });

@@ -6,13 +6,15 @@ import type { ReadinessProbe } from '../../observability/readiness.js';
 export interface HealthRouteDeps {
   metrics: Metrics;
   readiness: ReadinessProbe;
+  /** Providers whose circuit is open in this process (workers only), listed on /readyz. */
+  circuitsOpen?: () => string[];
 }
 
 export async function healthRoutes(app: FastifyInstance, deps: HealthRouteDeps): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const report = await deps.readiness.check();
+    const report = await deps.readiness.check({ circuitsOpen: deps.circuitsOpen?.() ?? [] });
     return reply.status(report.ready ? 200 : 503).send(report);
   });
 

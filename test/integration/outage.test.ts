@@ -1,0 +1,357 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordView } from '../../src/producers/record-store.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { metricValue, startOutageProxy, type OutageProxy } from '../helpers/reliability.js';
+
+/**
+ * CONTRACT §4 circuit rule, end to end: a provider outage opens that provider's circuit, its jobs wait without
+ * spending attempts (one probe per CIRCUIT_PROBE_MS), other providers keep flowing, and everything resumes when a probe
+ * succeeds. A job that fails on its own still goes dead after RETRY_ATTEMPTS. Figures: docs/RELIABILITY.md.
+ */
+
+const THRESHOLD = 3;
+const PROBE_MS = 300;
+const ATTEMPTS = 3;
+/** Without the circuit, RETRY_ATTEMPTS × RETRY_MAX_MS (3 × 200 ms) would kill every job well within this. */
+const OUTAGE_MS = 3000;
+const JOBS = 20;
+/** However slow the machine, the circuit stays open this long, so there are probes to measure. */
+const OPEN_AT_LEAST_MS = 2000;
+
+const uid = () => randomUUID().slice(0, 8);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const countedEntries = (records: RecordView[]) => records.flatMap((r) => r.history).filter((e) => e.class !== 'success' && !e.uncounted);
+const counted = (r: RecordView) => countedEntries([r]).length;
+
+async function circuitGauge(h: Harness, provider: string): Promise<number | undefined> {
+  const res = await h.get('/metrics');
+  return metricValue(String(res.body), 'fiscal_provider_circuit_open', { provider });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function openedAt(h: Harness, provider: string): number | undefined {
+  for (const line of h.logs.lines) {
+    const entry = JSON.parse(line) as { msg?: string; provider?: string; time?: string };
+    if (entry.msg === 'provider circuit opened' && entry.provider === provider) return Date.parse(entry.time!);
+  }
+  return undefined;
+}
+
+describe('a provider outage opens its circuit and burns no attempts', () => {
+  let sandbox: Sandbox;
+  let proxy: OutageProxy;
+  let h: Harness;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    proxy = await startOutageProxy(sandbox.url, '/payment/uzum_confirm', { delayMs: 30 });
+    h = await startHarness({
+      sandbox: false,
+      env: {
+        FISCALBOX_BASE_URL: proxy.url,
+        CIRCUIT_THRESHOLD: String(THRESHOLD),
+        CIRCUIT_PROBE_MS: String(PROBE_MS),
+        RETRY_ATTEMPTS: String(ATTEMPTS),
+        WORKER_CONCURRENCY: '20',
+      },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await proxy?.close();
+    await sandbox?.close();
+  });
+
+  it('waits out the outage, probes one at a time, keeps other providers flowing, and resumes', async () => {
+    const run = uid();
+    const down = Array.from({ length: JOBS }, (_, i) => ({ provider: 'uzum', payment_id: `out-${run}-${i}`, qr_code: QR }));
+    const healthy = Array.from({ length: JOBS }, (_, i) => ({ provider: 'payme', payment_id: `ok-${run}-${i}`, qr_code: QR }));
+    const outageStart = Date.now();
+    const res = await h.post('/v1/confirmations/batch', { items: [...down, ...healthy] });
+    expect(res.status).toBe(200);
+    const ids: string[] = res.body.results.map((r: { id: string }) => r.id);
+    const downIds = ids.slice(0, JOBS);
+    const healthyIds = ids.slice(JOBS);
+
+    // Other providers keep flowing at full speed: every Payme job succeeds at its first call, during the outage.
+    const healthyRecords = await Promise.all(healthyIds.map((id) => h.waitForState(id, 'succeeded', 5000)));
+    const healthyDoneMs = Date.now() - outageStart;
+    expect(healthyRecords.every((r) => r.attempts === 1)).toBe(true);
+    expect(healthyDoneMs).toBeLessThan(OUTAGE_MS);
+
+    // The circuit opens: metric and /readyz (still ready: Redis answers).
+    await until('uzum circuit gauge = 1', async () => (await circuitGauge(h, 'uzum')) === 1);
+    expect(await circuitGauge(h, 'payme')).toBe(0);
+    const ready = await h.get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ ready: true, circuits_open: ['uzum'] });
+
+    // The outage outlasts what RETRY_ATTEMPTS × backoff allows; no job may die meanwhile.
+    const uzumQueue = h.app.queues.get('uzum');
+    const openSeen = Date.now();
+    while (Date.now() - outageStart < OUTAGE_MS || Date.now() - openSeen < OPEN_AT_LEAST_MS) {
+      expect(await uzumQueue.getFailedCount()).toBe(0);
+      await sleep(100);
+    }
+    const opened = openedAt(h, 'uzum')!;
+    expect(opened).toBeGreaterThan(0);
+    proxy.down = false;
+    const recoveredAt = Date.now();
+
+    // After recovery every job succeeds, the circuit closes, /readyz no longer lists it.
+    const records = await Promise.all(downIds.map((id) => h.waitForState(id, 'succeeded', 10_000)));
+    const resumeMs = Date.now() - recoveredAt;
+    const firstSuccess = Math.min(...records.map((r) => Date.parse(r.history.at(-1)!.at)));
+    const lastSuccess = Math.max(...records.map((r) => Date.parse(r.history.at(-1)!.at)));
+    await until('uzum circuit gauge = 0', async () => (await circuitGauge(h, 'uzum')) === 0);
+    const after = await h.get('/readyz');
+    expect(after.status).toBe(200);
+    expect(after.body.circuits_open).toBeUndefined();
+
+    // Calls made while the circuit was open, by the product's own start times (the proxy stamps arrival, which the
+    // shared event loop delays): one at a time, each at least CIRCUIT_PROBE_MS after the previous one.
+    const calls = records.flatMap((r) => r.history).filter((e) => e.class !== 'success').map((e) => ({ start: Date.parse(e.at), end: Date.parse(e.at) + e.latency_ms }));
+    const probes = calls.filter((c) => c.start > opened).sort((a, b) => a.start - b.start);
+    const gaps = probes.slice(1).map((c, i) => c.start - probes[i]!.start);
+    expect(probes.length).toBeGreaterThan(3);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(PROBE_MS - 2);
+    expect(Math.max(...gaps)).toBeLessThan(3 * PROBE_MS);
+    expect(probes.slice(1).every((c, i) => c.start >= probes[i]!.end)).toBe(true);
+    // No more probes than the open time allows; the proxy saw the same calls (nothing unrecorded went out).
+    expect(probes.length).toBeLessThanOrEqual(Math.ceil((recoveredAt - opened) / PROBE_MS));
+    const failedAtProxy = proxy.calls.filter((c) => c.answered === 503).length;
+    expect(failedAtProxy).toBe(calls.length);
+
+    // Attempts: only calls made before the circuit opened count (failures of fewer than THRESHOLD different jobs, one
+    // of which may have been retried meanwhile); no job came near RETRY_ATTEMPTS.
+    const countedAll = records.reduce((sum, r) => sum + counted(r), 0);
+    expect(countedEntries(records).every((e) => Date.parse(e.at) < opened)).toBe(true);
+    expect(Math.max(...records.map(counted))).toBeLessThan(ATTEMPTS);
+    // Each job was fetched a bounded number of times: waiting is a pause, not a busy loop through Redis.
+    const started = await Promise.all(downIds.map((id) => h.app.redis.hget(h.app.queues.jobKey('uzum', id), 'ats')));
+    const maxStarted = Math.max(...started.map(Number));
+    expect(maxStarted).toBeLessThan(Math.ceil(OUTAGE_MS / PROBE_MS) * 3);
+
+    expect(await uzumQueue.getFailedCount()).toBe(0);
+    const summary = {
+      outage_ms: recoveredAt - outageStart,
+      healthy_done_ms: healthyDoneMs,
+      calls_before_open: calls.length - probes.length,
+      probes: probes.length,
+      min_gap_ms: Math.min(...gaps),
+      max_gap_ms: Math.max(...gaps),
+      counted_failures_all_jobs: countedAll,
+      max_fetches_per_job: maxStarted,
+      resume_ms: resumeMs,
+      first_to_last_success_ms: lastSuccess - firstSuccess,
+    };
+    process.stdout.write(`outage summary ${JSON.stringify(summary)}\n`);
+  });
+});
+
+describe('a job failing on its own still goes dead after RETRY_ATTEMPTS', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      env: { CIRCUIT_THRESHOLD: String(THRESHOLD), CIRCUIT_PROBE_MS: String(PROBE_MS), RETRY_ATTEMPTS: String(ATTEMPTS) },
+    });
+  });
+  afterAll(() => h?.close());
+
+  it('one id always 503 among healthy traffic: dead after exactly RETRY_ATTEMPTS calls, circuit stays closed', async () => {
+    const run = uid();
+    const bad = `s503_${run}`;
+    const items = [
+      { provider: 'anor', transaction_id: bad, qr_code: QR },
+      ...Array.from({ length: 10 }, (_, i) => ({ provider: 'anor', transaction_id: `fine-${run}-${i}`, qr_code: QR })),
+    ];
+    const res = await h.post('/v1/confirmations/batch', { items });
+    const [badId, ...fineIds] = res.body.results.map((r: { id: string }) => r.id) as string[];
+    const record = await h.waitForState(badId!, 'dead');
+    await Promise.all(fineIds.map((id) => h.waitForState(id, 'succeeded')));
+    expect(h.sandbox.calls('anor_confirm').filter((c) => c.key === bad)).toHaveLength(ATTEMPTS);
+    expect(record.attempts).toBe(ATTEMPTS);
+    expect(record.history.every((e) => !e.uncounted)).toBe(true);
+    expect(record.error).toMatchObject({ kind: 'retryable', code: 'http_503' });
+    expect(record.error?.message).toMatch(new RegExp(`gave up after ${ATTEMPTS} attempts`));
+    expect(openedAt(h, 'anor')).toBeUndefined();
+  });
+
+  it('fewer than CIRCUIT_THRESHOLD different jobs failing with nothing else running: each dead after RETRY_ATTEMPTS', async () => {
+    const run = uid();
+    const bad = Array.from({ length: THRESHOLD - 1 }, (_, i) => `s500_${run}-${i}`);
+    const res = await h.post('/v1/confirmations/batch', { items: bad.map((k) => ({ provider: 'payme', payment_id: k, qr_code: QR })) });
+    const ids = res.body.results.map((r: { id: string }) => r.id) as string[];
+    const records = await Promise.all(ids.map((id) => h.waitForState(id, 'dead')));
+    for (const [i, key] of bad.entries()) {
+      expect(h.sandbox.calls('payme_confirm').filter((c) => c.key === key)).toHaveLength(ATTEMPTS);
+      expect(records[i]!.attempts).toBe(ATTEMPTS);
+    }
+    expect(openedAt(h, 'payme')).toBeUndefined();
+    expect(await circuitGauge(h, 'payme')).toBe(0);
+  });
+});
+
+describe('two worker processes in one outage', () => {
+  let sandbox: Sandbox;
+  let proxy: OutageProxy;
+  let a: Harness;
+  let b: Harness;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    proxy = await startOutageProxy(sandbox.url, '/payment/anor_confirm', { delayMs: 30 });
+    const env = {
+      FISCALBOX_BASE_URL: proxy.url,
+      CIRCUIT_THRESHOLD: String(THRESHOLD),
+      CIRCUIT_PROBE_MS: String(PROBE_MS),
+      RETRY_ATTEMPTS: String(ATTEMPTS),
+      WORKER_CONCURRENCY: '20',
+    };
+    a = await startHarness({ sandbox: false, env });
+    b = await startHarness({ sandbox: false, mode: 'worker', providers: ['anor'], env: { ...env, QUEUE_PREFIX: a.prefix } });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await proxy?.close();
+    await sandbox?.close();
+  });
+
+  it('no job dies, the probe slot is shared (one call per CIRCUIT_PROBE_MS across both), and both resume', async () => {
+    const run = uid();
+    const items = Array.from({ length: JOBS }, (_, i) => ({ provider: 'anor', transaction_id: `two-${run}-${i}`, qr_code: QR }));
+    const start = Date.now();
+    const res = await a.post('/v1/confirmations/batch', { items });
+    const ids = res.body.results.map((r: { id: string }) => r.id) as string[];
+    const queue = a.app.queues.get('anor');
+    // Both processes learn the circuit is open, whichever of them opened it.
+    await until('both circuits open', async () => a.app.workers!.openCircuits().includes('anor') && b.app.workers!.openCircuits().includes('anor'));
+    const bothOpen = Date.now();
+    while (Date.now() - start < OUTAGE_MS || Date.now() - bothOpen < OPEN_AT_LEAST_MS) {
+      expect(await queue.getFailedCount()).toBe(0);
+      await sleep(100);
+    }
+    expect(a.app.workers!.openCircuits()).toEqual(['anor']);
+    expect(b.app.workers!.openCircuits()).toEqual(['anor']);
+    proxy.down = false;
+    const records = await Promise.all(ids.map((id) => a.waitForState(id, 'succeeded', 10_000)));
+    await until('both circuits closed', async () => a.app.workers!.openCircuits().length + b.app.workers!.openCircuits().length === 0);
+
+    const calls = records.flatMap((r) => r.history).filter((e) => e.class !== 'success');
+    const probes = calls.map((e) => Date.parse(e.at)).filter((t) => t > bothOpen).sort((x, y) => x - y);
+    const gaps = probes.slice(1).map((t, i) => t - probes[i]!);
+    expect(probes.length).toBeGreaterThan(3);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(PROBE_MS - 2);
+    // Nobody waits out the other's whole probe lease (a call timeout): the probes keep their pace.
+    expect(Math.max(...gaps)).toBeLessThan(3 * PROBE_MS);
+    const countedAll = records.reduce((sum, r) => sum + counted(r), 0);
+    const lastOpened = Math.max(...[openedAt(a, 'anor'), openedAt(b, 'anor')].filter((t): t is number => t !== undefined));
+    expect(countedEntries(records).every((e) => Date.parse(e.at) < lastOpened)).toBe(true);
+    expect(Math.max(...records.map(counted))).toBeLessThan(ATTEMPTS);
+    expect(await queue.getFailedCount()).toBe(0);
+    process.stdout.write(`two-process outage summary ${JSON.stringify({ calls_before_open: calls.length - probes.length, probes: probes.length, min_gap_ms: Math.min(...gaps), max_gap_ms: Math.max(...gaps), counted_failures_all_jobs: countedAll })}\n`);
+  });
+});
+
+describe('a slow outage: each failing call takes longer than CIRCUIT_PROBE_MS', () => {
+  let sandbox: Sandbox;
+  let proxy: OutageProxy;
+  let h: Harness;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    proxy = await startOutageProxy(sandbox.url, '/payment/payme_confirm', { delayMs: 800 });
+    h = await startHarness({
+      sandbox: false,
+      env: {
+        FISCALBOX_BASE_URL: proxy.url,
+        CIRCUIT_THRESHOLD: String(THRESHOLD),
+        CIRCUIT_PROBE_MS: String(PROBE_MS),
+        RETRY_ATTEMPTS: String(ATTEMPTS),
+        PROVIDER_TIMEOUT_MS: '2000',
+      },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await proxy?.close();
+    await sandbox?.close();
+  });
+
+  it('one probe in flight at a time, and waiting jobs are not spun through Redis meanwhile', async () => {
+    const run = uid();
+    const items = Array.from({ length: JOBS }, (_, i) => ({ provider: 'payme', payment_id: `slow-${run}-${i}`, qr_code: QR }));
+    const start = Date.now();
+    const res = await h.post('/v1/confirmations/batch', { items });
+    const ids = res.body.results.map((r: { id: string }) => r.id) as string[];
+    await until('payme circuit open', async () => h.app.workers!.openCircuits().includes('payme'));
+    await sleep(900); // the calls in flight when it opened have all answered
+    proxy.resetInFlight();
+    while (Date.now() - start < OUTAGE_MS + 1000) {
+      expect(await h.app.queues.get('payme').getFailedCount()).toBe(0);
+      await sleep(100);
+    }
+    const maxInFlight = proxy.maxInFlight;
+    proxy.down = false;
+    await Promise.all(ids.map((id) => h.waitForState(id, 'succeeded', 10_000)));
+    const started = (await Promise.all(ids.map((id) => h.app.redis.hget(h.app.queues.jobKey('payme', id), 'ats')))).map(Number);
+    expect(maxInFlight).toBe(1);
+    // A fetch per probe period at most (plus the start and the resume), not one per millisecond.
+    const periods = Math.ceil((Date.now() - start) / PROBE_MS);
+    expect(Math.max(...started)).toBeLessThanOrEqual(periods + 3);
+    process.stdout.write(`slow outage summary ${JSON.stringify({ max_in_flight_while_open: maxInFlight, max_fetches_per_job: Math.max(...started), probe_periods: periods })}\n`);
+  });
+});
+
+describe('jobs that fail on their own are not the only probes', () => {
+  let sandbox: Sandbox;
+  let proxy: OutageProxy;
+  let h: Harness;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    proxy = await startOutageProxy(sandbox.url, '/payment/uzum_confirm');
+    h = await startHarness({
+      sandbox: false,
+      env: { FISCALBOX_BASE_URL: proxy.url, CIRCUIT_THRESHOLD: String(THRESHOLD), CIRCUIT_PROBE_MS: String(PROBE_MS), RETRY_ATTEMPTS: String(ATTEMPTS) },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await proxy?.close();
+    await sandbox?.close();
+  });
+
+  it('after the outage a probe that fails on its own goes behind the others, so the waiting jobs resume', async () => {
+    const run = uid();
+    // The circuit opens on jobs the provider will keep refusing after it is back (HTTP 500 for these ids).
+    const broken = await h.post('/v1/confirmations/batch', {
+      items: Array.from({ length: THRESHOLD }, (_, i) => ({ provider: 'uzum', payment_id: `s500_${run}-${i}`, qr_code: QR })),
+    });
+    await until('uzum circuit open', async () => h.app.workers!.openCircuits().includes('uzum'));
+    const healthy = await h.post('/v1/confirmations/batch', {
+      items: Array.from({ length: 10 }, (_, i) => ({ provider: 'uzum', payment_id: `later-${run}-${i}`, qr_code: QR })),
+    });
+    await sleep(PROBE_MS);
+    proxy.down = false;
+    const recoveredAt = Date.now();
+    const records = await Promise.all(healthy.body.results.map((r: { id: string }) => h.waitForState(r.id, 'succeeded', 5 * THRESHOLD * PROBE_MS)));
+    expect(records).toHaveLength(10);
+    const resumeMs = Date.now() - recoveredAt;
+    // At most one failing probe per broken job before a healthy job probes.
+    expect(resumeMs).toBeLessThan((THRESHOLD + 2) * (PROBE_MS + 100));
+    const brokenIds = broken.body.results.map((r: { id: string }) => r.id) as string[];
+    for (const id of brokenIds) expect((await h.app.records.get(id))!.state).not.toBe('succeeded');
+    process.stdout.write(`rotating probe summary ${JSON.stringify({ resume_ms: resumeMs })}\n`);
+  });
+});
