@@ -1,20 +1,25 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { ConfigError, PROVIDERS, isLoopbackHost, type Config, type Provider } from './config/env.js';
 import { registerBoard } from './http/board.js';
 import { bearerAuth } from './http/auth.js';
 import { confirmationRoutes } from './http/routes/confirmations.js';
+import { paymentOpenApiPaths, paymentRoutes } from './http/routes/payments.js';
+import { receiptOpenApiPaths, receiptRoutes } from './http/routes/receipts.js';
 import { healthRoutes } from './http/routes/health.js';
 import { buildOpenApi, openApiRoute } from './http/routes/openapi.js';
 import { createHttpServer } from './http/server.js';
-import { closeRedis, createRedis } from './infra/redis.js';
+import { closeRedis, createRedis, type RedisClient } from './infra/redis.js';
 import { ProviderQueues } from './infra/queues.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { registerQueueGauges } from './observability/queue-gauges.js';
 import { ReadinessProbe } from './observability/readiness.js';
 import { ConfirmationProducer } from './producers/enqueue.js';
+import { PaymentProducer } from './producers/payments.js';
+import { ReceiptProducer } from './producers/receipts.js';
 import { RecordStore } from './producers/record-store.js';
+import { freedomPayProcessorFactory } from './workers/freedompay-processor.js';
+import { paymeGoProcessorFactory } from './workers/payme-go-processor.js';
 import { WorkerHost, type ProcessorFactory } from './workers/worker-host.js';
 
 export type AppMode = 'serve' | 'api' | 'worker';
@@ -25,7 +30,7 @@ export interface AppOptions {
   mode: AppMode;
   /** Providers this process works for (`worker --providers`); default: all with a processor. */
   providers?: readonly Provider[];
-  /** Processors beyond the three confirmations. */
+  /** Processors beyond the three confirmations; they replace the defaults (payme_go, freedompay) per provider. */
   processorFactories?: ReadonlyMap<Provider, ProcessorFactory>;
 }
 
@@ -35,7 +40,7 @@ export interface App {
   metrics: Metrics;
   queues: ProviderQueues;
   records: RecordStore;
-  redis: Redis;
+  redis: RedisClient;
   producer?: ConfirmationProducer;
   workers?: WorkerHost;
   /** Listens (PORT for serve/api, METRICS_PORT for worker) and starts the workers; returns the base URL. */
@@ -49,7 +54,6 @@ const CONFIRM_ONLY: readonly Provider[] = ['payme', 'uzum', 'anor'];
 /** The only place that wires things together. */
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, logger, mode } = options;
-  const factories = options.processorFactories ?? new Map<Provider, ProcessorFactory>();
   const servesApi = mode !== 'worker';
   if (servesApi && !isLoopbackHost(config.host)) {
     const problems: string[] = [];
@@ -57,34 +61,45 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (!config.board.username) problems.push(`BOARD_USERNAME: required when HOST (${config.host}) is not loopback`);
     if (problems.length) throw new ConfigError(problems);
   }
-  const workerProviders = options.providers ?? PROVIDERS.filter((p) => CONFIRM_ONLY.includes(p) || factories.has(p));
 
   const metrics = createMetrics();
-  const redis = createRedis(config.redisUrl, 'api');
+  const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
   redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
   const queues = new ProviderQueues(redis, config);
   const records = new RecordStore(queues, redis);
-  const readiness = new ReadinessProbe(redis, metrics, logger);
+  const readiness = new ReadinessProbe(redis, metrics, logger, queues.key('readyz'));
+  // On every (re)connection, the first included: Redis may be down at start-up or come back with another configuration.
+  redis.on('ready', () => void readiness.checkEvictionPolicy());
   const http = createHttpServer(logger);
-  await http.register(healthRoutes, { metrics, readiness });
+  let workers: WorkerHost | undefined;
+  await http.register(healthRoutes, { metrics, readiness, circuitsOpen: () => workers?.openCircuits() ?? [] });
 
-  let producer: ConfirmationProducer | undefined;
+  // Every mode: workers enqueue the payme confirmation after a Payme Go charge (issue 7), on the api connection.
+  const producer = new ConfirmationProducer({ config, redis, queues, metrics });
   if (servesApi) {
-    producer = new ConfirmationProducer({ config, redis, queues, metrics });
-    const deps = { producer, records };
+    const payments = new PaymentProducer({ config, redis, queues, metrics });
+    const receipts = new ReceiptProducer({ config, redis, queues, metrics });
     await http.register(async (v1) => {
       v1.addHook('onRequest', bearerAuth(config.apiTokens));
-      await v1.register(confirmationRoutes, deps);
+      await v1.register(confirmationRoutes, { producer, records });
+      await v1.register(paymentRoutes, { payments, records });
+      await v1.register(receiptRoutes, { receipts, records });
     });
     await registerBoard(http, queues.all(PROVIDERS), config.board);
     registerQueueGauges(metrics, queues, PROVIDERS);
-    await http.register(openApiRoute, buildOpenApi(config));
+    await http.register(openApiRoute, buildOpenApi(config, { ...paymentOpenApiPaths(config), ...receiptOpenApiPaths() }));
   }
 
-  let workers: WorkerHost | undefined;
-  let workerRedis: Redis | undefined;
+  const factories = new Map<Provider, ProcessorFactory>([
+    ['payme_go', paymeGoProcessorFactory({ confirmations: producer })],
+    ['freedompay', freedomPayProcessorFactory()],
+    ...(options.processorFactories ?? []),
+  ]);
+  const workerProviders = options.providers ?? PROVIDERS.filter((p) => CONFIRM_ONLY.includes(p) || factories.has(p));
+
+  let workerRedis: RedisClient | undefined;
   if (mode !== 'api') {
-    workerRedis = createRedis(config.redisUrl, 'worker');
+    workerRedis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
     workerRedis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error (worker)'));
     workers = new WorkerHost({ config, connection: workerRedis, logger, metrics });
   }
@@ -97,10 +112,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     queues,
     records,
     redis,
-    ...(producer ? { producer } : {}),
+    producer,
     ...(workers ? { workers } : {}),
     async start() {
-      void readiness.checkEvictionPolicy();
       workers?.start(workerProviders, factories);
       const port = mode === 'worker' ? config.metricsPort : config.port;
       const address = await http.listen({ host: config.host, port });

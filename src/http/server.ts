@@ -23,8 +23,15 @@ export function createHttpServer(logger: Logger): FastifyInstance {
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(new ApiError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`).body());
   });
+  // Once close() starts, answers in flight tell their client to hang up: otherwise a keep-alive socket that was busy
+  // when close() began holds the shutdown open until the keep-alive timeout (72 s).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    if (closing) void reply.header('connection', 'close');
   });
   // One access-log line per request; bodies and headers (tokens) are never logged.
   app.addHook('onResponse', async (request, reply) => {

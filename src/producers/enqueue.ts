@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/env.js';
 import { recordId } from '../domain/ids.js';
 import type { ProviderQueues } from '../infra/queues.js';
+import { UnavailableError, storeDeadline, type RedisClient } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
-import { claim, defineClaimScript } from './claim-script.js';
+import { claim, defineClaimScript, releaseClaims } from './claim-script.js';
 import { confirmationSchema, externalIdOf, fieldProblems, type ConfirmationInput, type FieldProblem } from './schemas.js';
 
 export type EnqueueOutcome =
@@ -11,17 +11,16 @@ export type EnqueueOutcome =
   | { result: 'conflict'; id: string; provider: string; message: string }
   | { result: 'invalid'; provider: string | undefined; problems: FieldProblem[] };
 
-/** Redis did not answer: nothing was stored, the caller must say so (503), never "accepted". */
-export class UnavailableError extends Error {
-  constructor(cause: unknown) {
-    super('Redis is not answering; nothing was stored, retry later', { cause });
-    this.name = 'UnavailableError';
-  }
+
+/** Set by the product itself, never by a client: e.g. the Payme Go charge a confirmation was enqueued by (issue 7). */
+export interface EnqueueOptions {
+  /** Kept on the job as `links`; the record shows them (RecordView.links). */
+  links?: Record<string, string>;
 }
 
 export interface ProducerDeps {
   config: Readonly<Config>;
-  redis: Redis;
+  redis: RedisClient;
   queues: ProviderQueues;
   metrics: Metrics;
 }
@@ -47,17 +46,18 @@ export class ConfirmationProducer {
     return { ok: false, outcome: { result: 'invalid', provider, problems: fieldProblems(parsed.error) } };
   }
 
-  async enqueue(body: unknown): Promise<EnqueueOutcome> {
-    const [outcome] = await this.enqueueMany([body]);
+  async enqueue(body: unknown, options: EnqueueOptions = {}): Promise<EnqueueOutcome> {
+    const [outcome] = await this.enqueueMany([body], options);
     return outcome!;
   }
 
   /** Each body gets its own outcome; one bad item never rejects the others. Claims and adds go out pipelined. */
-  async enqueueMany(bodies: readonly unknown[]): Promise<EnqueueOutcome[]> {
+  async enqueueMany(bodies: readonly unknown[], options: EnqueueOptions = {}): Promise<EnqueueOutcome[]> {
     const outcomes: EnqueueOutcome[] = new Array(bodies.length);
     const toAdd = new Map<string, { index: number; input: ConfirmationInput; id: string }[]>();
+    const within = storeDeadline();
     try {
-      await Promise.all(
+      await within(Promise.all(
         bodies.map(async (body, index) => {
           const checked = this.validate(body);
           if (!checked.ok) {
@@ -93,17 +93,18 @@ export class ConfirmationProducer {
           group.push({ index, input, id });
           toAdd.set(input.provider, group);
         }),
-      );
-      await Promise.all(
+      ));
+      await within(Promise.all(
         [...toAdd].map(([provider, items]) =>
           this.deps.queues
             .get(provider as ConfirmationInput['provider'])
-            .addBulk(items.map(({ input, id }) => ({ name: 'confirm', data: input, opts: { jobId: id } }))),
+            .addBulk(items.map(({ input, id }) => ({ name: 'confirm', data: options.links ? { ...input, links: options.links } : input, opts: { jobId: id } }))),
         ),
-      );
+      ));
     } catch (err) {
       throw new UnavailableError(err);
     }
+    releaseClaims(this.deps.redis, [...toAdd.values()].flatMap((items) => items.map(({ id }) => this.deps.queues.key('claim', id))));
     for (const outcome of outcomes) {
       if (outcome.provider && KNOWN_PROVIDERS.has(outcome.provider)) {
         this.deps.metrics.enqueued.inc({ provider: outcome.provider, result: outcome.result });
@@ -129,3 +130,5 @@ function safeParse(json: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+export { UnavailableError };
