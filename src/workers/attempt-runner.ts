@@ -64,12 +64,14 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
     class: outcome.class,
     latency_ms: Math.round(latencyMs),
   };
-  const log = ctx.logger.child({ job_id: job.id, provider: ctx.provider, attempt: attemptInRun });
+  // Fields rather than a child logger: a child per job costs more than the log lines most jobs never write.
+  const log = ctx.logger;
+  const ids = { job_id: job.id, provider: ctx.provider, attempt: attemptInRun };
 
   if (outcome.class === 'success') {
     await ctx.circuit.recordSuccess(job.id!);
     entry.terminal = true;
-    log.debug({ class: outcome.class, http_status: status, duration_ms: entry.latency_ms }, 'provider call finished');
+    if (log.isLevelEnabled('debug')) log.debug({ ...ids, class: outcome.class, http_status: status, duration_ms: entry.latency_ms }, 'provider call finished');
     const result: JobResult = { data: outcome.data, attempt: entry };
     if (hadLostAnswer(history)) result.after_lost_answer = true;
     return result;
@@ -82,7 +84,7 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
   if (outcome.class === 'retryable' || (outcome.class === 'ambiguous' && options.retryAmbiguous)) {
     if (await ctx.circuit.recordFailure(job.id!)) {
       entry.uncounted = true;
-      log.warn({ class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider circuit open; job waits without spending an attempt');
+      log.warn({ ...ids, class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider circuit open; job waits without spending an attempt');
       await keepUncounted(job, entry);
       return waitOutCircuit(ctx, job, ctx.config.circuit.probeMs);
     }
@@ -90,7 +92,7 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
       entry.terminal = true;
       throw new DeadLetter(entry, `gave up after ${attemptInRun} attempts; last: ${outcome.code}: ${outcome.message}`);
     }
-    log.info({ class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider call failed; will retry');
+    log.info({ ...ids, class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider call failed; will retry');
     throw new RetryableFailure(entry, attemptInRun, outcome.class === 'retryable' ? outcome.retryAfterMs : undefined);
   }
 
