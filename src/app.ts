@@ -41,7 +41,7 @@ export interface App {
   queues: ProviderQueues;
   records: RecordStore;
   redis: RedisClient;
-  producer?: ConfirmationProducer;
+  producer: ConfirmationProducer;
   workers?: WorkerHost;
   /** Listens (PORT for serve/api, METRICS_PORT for worker) and starts the workers; returns the base URL. */
   start(): Promise<string>;

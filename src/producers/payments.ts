@@ -4,10 +4,11 @@ import type { Config } from '../config/env.js';
 import { recordId } from '../domain/ids.js';
 import { fiscalQrCode } from '../domain/qr.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import { storeDeadline, type RedisClient } from '../infra/redis.js';
+import type { RedisClient } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
-import { claim, defineClaimScript, releaseClaims } from './claim-script.js';
-import { UnavailableError, type EnqueueOutcome } from './enqueue.js';
+import { defineClaimScript } from './claim-script.js';
+import { enqueueFingerprinted } from './fingerprinted.js';
+import type { EnqueueOutcome } from './enqueue.js';
 import { fieldProblems } from './schemas.js';
 
 /**
@@ -78,36 +79,15 @@ export class PaymentProducer {
     const id = paymentRecordId(idempotencyKey);
     const fingerprint = paymentFingerprint(input);
     const { queues, redis, config } = this.deps;
-    const conflict: EnqueueOutcome = {
-      result: 'conflict',
-      id,
-      provider: 'payme_go',
-      message: 'this Idempotency-Key was already used for a charge with another body; use a new key for a new charge',
-    };
-    // One deadline for the whole request (CONTRACT §3: 503 within 5 s), as for confirmations.
-    const within = storeDeadline();
-    try {
-      const answer = await within(claim(redis, { job: queues.jobKey('payme_go', id), claim: queues.key('claim', id) }, { fingerprint, recordId: id, referenceTtlSeconds: config.retentionSeconds }));
-      if (answer.kind === 'exists') {
-        const existing = parseData(answer.data);
-        return existing?.fingerprint === fingerprint ? { result: 'duplicate', id, provider: 'payme_go' } : conflict;
-      }
-      if (answer.kind === 'pending_conflict') return conflict;
-      const data: PaymentJobData = { ...input, fingerprint };
-      // 'pending': an earlier request claimed it and may have died before adding; BullMQ's add is idempotent on the id.
-      await within(queues.get('payme_go').add('charge', data, { jobId: id }));
-      releaseClaims(redis, [queues.key('claim', id)]);
-      return { result: answer.kind === 'claimed' ? 'created' : 'duplicate', id, provider: 'payme_go' };
-    } catch (err) {
-      throw new UnavailableError(err);
-    }
-  }
-}
-
-function parseData(json: string): Partial<PaymentJobData> | undefined {
-  try {
-    return JSON.parse(json) as Partial<PaymentJobData>;
-  } catch {
-    return undefined;
+    return enqueueFingerprinted(
+      { redis, queues, retentionSeconds: config.retentionSeconds },
+      {
+        provider: 'payme_go',
+        id,
+        name: 'charge',
+        data: { ...input, fingerprint } satisfies PaymentJobData,
+        conflictMessage: 'this Idempotency-Key was already used for a charge with another body; use a new key for a new charge',
+      },
+    );
   }
 }

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config/env.js';
 import { recordId } from '../domain/ids.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import { storeDeadline, type RedisClient } from '../infra/redis.js';
+import type { RedisClient } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
-import { claim, defineClaimScript, releaseClaims } from './claim-script.js';
-import { UnavailableError, type EnqueueOutcome } from './enqueue.js';
+import { defineClaimScript } from './claim-script.js';
+import { enqueueFingerprinted } from './fingerprinted.js';
+import type { EnqueueOutcome } from './enqueue.js';
 import { receiptSchema, type ReceiptInput } from './receipt-schema.js';
 import { fieldProblems } from './schemas.js';
 
@@ -75,35 +76,15 @@ export class ReceiptProducer {
     const id = receiptRecordId(input);
     const fingerprint = receiptFingerprint(input);
     const { queues, redis, config } = this.deps;
-    const conflict: EnqueueOutcome = {
-      result: 'conflict',
-      id,
-      provider: 'freedompay',
-      message: `a ${input.operation_type} receipt for payment_id ${String(input.payment_id)} was already accepted with another body; a sale has one receipt`,
-    };
-    // One deadline for the whole request (CONTRACT §3: 503 within 5 s), as for confirmations.
-    const within = storeDeadline();
-    try {
-      const answer = await within(claim(redis, { job: queues.jobKey('freedompay', id), claim: queues.key('claim', id) }, { fingerprint, recordId: id, referenceTtlSeconds: config.retentionSeconds }));
-      if (answer.kind === 'exists') {
-        const existing = parseData(answer.data);
-        return existing?.fingerprint === fingerprint ? { result: 'duplicate', id, provider: 'freedompay' } : conflict;
-      }
-      if (answer.kind === 'pending_conflict') return conflict;
-      const data: ReceiptJobData = { ...input, fingerprint };
-      await within(queues.get('freedompay').add('receipt', data, { jobId: id }));
-      releaseClaims(redis, [queues.key('claim', id)]);
-      return { result: answer.kind === 'claimed' ? 'created' : 'duplicate', id, provider: 'freedompay' };
-    } catch (err) {
-      throw new UnavailableError(err);
-    }
-  }
-}
-
-function parseData(json: string): Partial<ReceiptJobData> | undefined {
-  try {
-    return JSON.parse(json) as Partial<ReceiptJobData>;
-  } catch {
-    return undefined;
+    return enqueueFingerprinted(
+      { redis, queues, retentionSeconds: config.retentionSeconds },
+      {
+        provider: 'freedompay',
+        id,
+        name: 'receipt',
+        data: { ...input, fingerprint } satisfies ReceiptJobData,
+        conflictMessage: `a ${input.operation_type} receipt for payment_id ${String(input.payment_id)} was already accepted with another body; a sale has one receipt`,
+      },
+    );
   }
 }
