@@ -18,7 +18,10 @@ const splitList = (s: string) =>
     .filter(Boolean);
 const csv = z.string().default('').transform(splitList);
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
+  return z.coerce.number({ error: `must be ${range}` }).int(`must be ${range}`).min(min, `must be ${range}`).max(max, `must be ${range}`);
+};
 
 const url = (protocols: readonly string[]) =>
   z.string().refine(
