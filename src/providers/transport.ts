@@ -30,7 +30,10 @@ export class ProviderTransport {
     private readonly options: TransportOptions,
   ) {
     const url = new URL(baseUrl);
-    this.pool = new Pool(url.origin, { connections: options.connections, keepAliveTimeout: 30_000 });
+    // The connect timeout ends well inside the call's timeout, so a provider that never accepts the connection fails
+    // as UND_ERR_CONNECT_TIMEOUT (provably not sent: Payme Go may retry) instead of an ambiguous whole-call timeout.
+    const connectTimeout = Math.max(1, Math.min(10_000, Math.floor(options.timeoutMs / 2)));
+    this.pool = new Pool(url.origin, { connections: options.connections, keepAliveTimeout: 30_000, connect: { timeout: connectTimeout } });
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.headers = { accept: 'application/json', ...options.headers };
   }
