@@ -8,9 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { answerStatus, type ProviderAnswer } from '../providers/transport.js';
 import type { Circuit } from './circuit.js';
 import { DeadLetter, RetryableFailure } from './failures.js';
-
-/** Calls made while a circuit was open are kept on the job's progress (only during outages, so off the hot path). */
-const UNCOUNTED_KEPT = 20;
+import { recordStep } from './job-progress.js';
 
 export interface AttemptContext {
   provider: Provider;
@@ -85,7 +83,8 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
     if (await ctx.circuit.recordFailure(job.id!)) {
       entry.uncounted = true;
       log.warn({ ...ids, class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider circuit open; job waits without spending an attempt');
-      await keepUncounted(job, entry);
+      // Kept on the job's progress with the other uncounted steps (only during outages, so off the hot path).
+      await recordStep(job, entry);
       return waitOutCircuit(ctx, job, ctx.config.circuit.probeMs);
     }
     if (attemptInRun >= ctx.config.retry.attempts) {
@@ -111,10 +110,4 @@ async function waitOutCircuit(ctx: AttemptContext, job: Job, ms: number): Promis
   await ctx.pause(ms);
   await job.moveToDelayed(Date.now() + ms, job.token);
   throw new DelayedError();
-}
-
-async function keepUncounted(job: Job, entry: AttemptEntry): Promise<void> {
-  const progress = (job.progress && typeof job.progress === 'object' ? job.progress : {}) as { uncounted?: AttemptEntry[] };
-  const uncounted = [...(progress.uncounted ?? []), entry].slice(-UNCOUNTED_KEPT);
-  await job.updateProgress({ ...progress, uncounted });
 }
