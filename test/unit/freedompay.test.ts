@@ -19,17 +19,9 @@ import {
   FREEDOMPAY_LIST_RESPONSE,
   FREEDOMPAY_RECEIPT_OBJECT,
 } from '../fixtures/seed-bodies-003-004.js';
+import { httpAnswer } from '../helpers/answers.js';
 
-const http = (status: number, body: unknown): ProviderAnswer => {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { kind: 'http', status, headers: {}, text, json, latencyMs: 5 };
-};
+const http = httpAnswer;
 const timeout: ProviderAnswer = { kind: 'timeout', code: 'timeout', message: 'no answer', latencyMs: 300, requestSent: true };
 const reset: ProviderAnswer = { kind: 'network', code: 'ECONNRESET', message: 'reset', latencyMs: 3, requestSent: true };
 const refused: ProviderAnswer = { kind: 'network', code: 'ECONNREFUSED', message: 'refused', latencyMs: 1, requestSent: false };

@@ -5,17 +5,9 @@ import { classifyPaymeGo, paymeGoRequestBody } from '../../src/providers/payme-g
 import type { ProviderAnswer } from '../../src/providers/transport.js';
 import { FISCALBOX_ERROR } from '../fixtures/seed-bodies.js';
 import { PAYME_GO_REQUEST, PAYME_GO_SUCCESS } from '../fixtures/seed-bodies-003-004.js';
+import { httpAnswer } from '../helpers/answers.js';
 
-const http = (status: number, body: unknown): ProviderAnswer => {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { kind: 'http', status, headers: {}, text, json, latencyMs: 5 };
-};
+const http = httpAnswer;
 const network = (code: string, requestSent: boolean): ProviderAnswer => ({ kind: 'network', code, message: code, latencyMs: 1, requestSent });
 const withData = (data: Record<string, unknown>) => ({ ...PAYME_GO_SUCCESS, data: { ...PAYME_GO_SUCCESS.data, ...data } });
 

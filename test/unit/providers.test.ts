@@ -2,19 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { classifyAnor } from '../../src/providers/anor.js';
 import { classifyPayme } from '../../src/providers/payme.js';
 import { classifyUzum } from '../../src/providers/uzum.js';
-import { classifyTransport, retryAfterMs, type ProviderAnswer } from '../../src/providers/transport.js';
+import { classifyTransport, retryAfterMs } from '../../src/providers/transport.js';
 import { ANOR_CONFIRM_SUCCESS, FISCALBOX_ERROR, PAYME_CONFIRM_SUCCESS, UZUM_CONFIRM_SUCCESS } from '../fixtures/seed-bodies.js';
+import { httpAnswer } from '../helpers/answers.js';
 
-const http = (status: number, body: unknown, headers: Record<string, string> = {}): ProviderAnswer => {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { kind: 'http', status, headers, text, json, latencyMs: 5 };
-};
+const http = httpAnswer;
 const clone = <T>(v: T): T => structuredClone(v);
 
 const classifiers = { payme: classifyPayme, uzum: classifyUzum, anor: classifyAnor } as const;
