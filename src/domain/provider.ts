@@ -3,7 +3,7 @@
  * first part of every record id. What each one is and does (endpoint, request, classification, processor) is its
  * row in the provider registry, src/providers/index.ts, which is keyed by this list.
  */
-export const PROVIDERS = ['payme', 'uzum', 'anor', 'payme_go', 'freedompay'] as const;
+export const PROVIDERS = ['payme', 'uzum', 'anor', 'click', 'payme_go', 'freedompay'] as const;
 
 export type Provider = (typeof PROVIDERS)[number];
 

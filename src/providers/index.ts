@@ -1,5 +1,6 @@
 import { PROVIDERS, isProvider, type Provider, type ProviderKind } from '../domain/provider.js';
 import { anor } from './anor.js';
+import { click } from './click.js';
 import { freedompay } from './freedompay.js';
 import { paymeGo } from './payme-go.js';
 import { payme } from './payme.js';
@@ -16,6 +17,7 @@ export const REGISTRY = {
   payme,
   uzum,
   anor,
+  click,
   payme_go: paymeGo,
   freedompay,
 } as const satisfies { readonly [P in Provider]: ProviderSpec };

@@ -3,14 +3,15 @@ import { CLIENT_PHONE, MESSAGES, PAYME_GO, objectId } from './fixtures.js';
 import { isObject, nonEmptyString } from './json.js';
 import type { Reply } from './types.js';
 
-/** The four FiscalBox endpoints (seeds 000–003) and what they remember between calls. */
+/** The FiscalBox endpoints (seeds 000–003, Click) and what they remember between calls. */
 
-export type FiscalBoxEndpoint = 'payme_confirm' | 'uzum_confirm' | 'anor_confirm' | 'payme_go';
+export type FiscalBoxEndpoint = 'payme_confirm' | 'uzum_confirm' | 'anor_confirm' | 'click_confirm' | 'payme_go';
 
 export const FISCALBOX_ROUTES: ReadonlyMap<string, FiscalBoxEndpoint> = new Map([
   ['/payment/payme_confirm', 'payme_confirm'],
   ['/payment/uzum_confirm', 'uzum_confirm'],
   ['/payment/anor_confirm', 'anor_confirm'],
+  ['/payment/click_confirm', 'click_confirm'],
   ['/payment/payme', 'payme_go'],
 ]);
 
@@ -19,6 +20,7 @@ const KEY_FIELD: Record<FiscalBoxEndpoint, string> = {
   payme_confirm: 'payment_id',
   uzum_confirm: 'payment_id',
   anor_confirm: 'transaction_id',
+  click_confirm: 'payment_id',
   payme_go: 'qr_code',
 };
 
@@ -124,6 +126,9 @@ export class FiscalBoxState {
         if (fail) return { message: MESSAGES.anorFailed, error_code: 1, payment_id: ++this.#anorSeq, transaction_id: id };
         if (live) return { message: null, error_code: null, payment_id: null, transaction_id: id };
         return { message: MESSAGES.anorSuccess, error_code: 0, payment_id: ++this.#anorSeq, transaction_id: id };
+      case 'click_confirm':
+        // FiscalBox's Click page shows one form, its live success: every field but status null.
+        return { inn: null, payment_id: null, qr_code: null, status: fail ? 'error' : 'successfully', error: fail ? MESSAGES.clickFailed : null };
     }
   }
 

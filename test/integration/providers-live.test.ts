@@ -143,6 +143,8 @@ function recordedAnswer(request: unknown, provider: string, stored: unknown): un
       return { payment_id: id, payment_status: 'SUCCESS', error_code: '0', error_message: null, client_phone_number: null };
     case 'anor':
       return { message: null, error_code: null, payment_id: null, transaction_id: id };
+    case 'click':
+      return { inn: null, payment_id: null, qr_code: null, status: 'successfully', error: null };
     default:
       throw new Error(`no live form known for ${provider} (stored: ${JSON.stringify(stored)})`);
   }

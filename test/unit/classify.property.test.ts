@@ -4,7 +4,7 @@ import type { Outcome } from '../../src/domain/outcome.js';
 import { classifyReceiptList, classifyReceiptRead } from '../../src/providers/freedompay.js';
 import { REGISTRY } from '../../src/providers/index.js';
 import type { ProviderAnswer } from '../../src/providers/transport.js';
-import { LIVE_ANOR_SUCCESS, LIVE_REFUSALS, LIVE_UZUM_SUCCESS } from '../fixtures/live-bodies.js';
+import { LIVE_ANOR_SUCCESS, LIVE_CLICK_SUCCESS, LIVE_REFUSALS, LIVE_UZUM_SUCCESS } from '../fixtures/live-bodies.js';
 import { ANOR_CONFIRM_SUCCESS, FISCALBOX_ERROR, PAYME_CONFIRM_SUCCESS, UZUM_CONFIRM_SUCCESS } from '../fixtures/seed-bodies.js';
 import {
   FREEDOMPAY_CREATE_RESPONSE,
@@ -45,6 +45,7 @@ const CASES: Record<string, Case> = {
     examples: { UZUM_CONFIRM_SUCCESS, LIVE_UZUM_SUCCESS, ...FISCALBOX_REFUSALS },
   },
   anor: { classify: REGISTRY.anor.classify, decisive: ['data.error_code'], examples: { ANOR_CONFIRM_SUCCESS, LIVE_ANOR_SUCCESS, ...FISCALBOX_REFUSALS } },
+  click: { classify: REGISTRY.click.classify, decisive: ['data.status'], examples: { LIVE_CLICK_SUCCESS, ...FISCALBOX_REFUSALS } },
   payme_go: { classify: REGISTRY.payme_go.classify, decisive: ['data.status'], examples: { PAYME_GO_SUCCESS, ...FISCALBOX_REFUSALS } },
   freedompay_create: {
     classify: REGISTRY.freedompay.classify,

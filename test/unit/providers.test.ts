@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIRMATION_SPECS, PROVIDERS, REGISTRY } from '../../src/providers/index.js';
 import { classifyTransport, retryAfterMs } from '../../src/providers/transport.js';
-import { LIVE_ANOR_SUCCESS, LIVE_BILLING_ERROR, LIVE_UZUM_SUCCESS, LIVE_VALIDATION_BLANK, LIVE_VALIDATION_NULL } from '../fixtures/live-bodies.js';
+import { LIVE_ANOR_SUCCESS, LIVE_BILLING_ERROR, LIVE_CLICK_SUCCESS, LIVE_UZUM_SUCCESS, LIVE_VALIDATION_BLANK, LIVE_VALIDATION_NULL } from '../fixtures/live-bodies.js';
 import { ANOR_CONFIRM_SUCCESS, FISCALBOX_ERROR, PAYME_CONFIRM_SUCCESS, UZUM_CONFIRM_SUCCESS } from '../fixtures/seed-bodies.js';
 import { httpAnswer } from '../helpers/answers.js';
 
@@ -11,8 +11,8 @@ const classifyPayme = REGISTRY.payme.classify;
 const classifyUzum = REGISTRY.uzum.classify;
 const classifyAnor = REGISTRY.anor.classify;
 
-/** The seed success body of each confirmation provider (seeds 000–002). */
-const SEED_SUCCESS: Record<string, unknown> = { payme: PAYME_CONFIRM_SUCCESS, uzum: UZUM_CONFIRM_SUCCESS, anor: ANOR_CONFIRM_SUCCESS };
+/** The documented success body of each confirmation provider (seeds 000–002; Click's page for Click). */
+const SEED_SUCCESS: Record<string, unknown> = { payme: PAYME_CONFIRM_SUCCESS, uzum: UZUM_CONFIRM_SUCCESS, anor: ANOR_CONFIRM_SUCCESS, click: LIVE_CLICK_SUCCESS };
 
 describe('the provider registry', () => {
   it('has one row per provider, keyed by its name', () => {
@@ -99,6 +99,15 @@ describe('the live answers of ../shared/fiscalbox-live.md', () => {
       details: { payment_id: ['This field may not be blank.'] },
     });
     expect(classifyUzum(http(200, LIVE_VALIDATION_NULL))).toMatchObject({ class: 'rejected', code: '7', details: { fiscal_sign: ['This field may not be null.'] } });
+  });
+
+  it('click: the page\'s success (every field but status null) is success, kept as it came', () => {
+    expect(REGISTRY.click.classify(http(200, LIVE_CLICK_SUCCESS))).toEqual({ class: 'success', data: LIVE_CLICK_SUCCESS.data });
+  });
+
+  it.each([['error'], ['failed'], [null], ['SUCCESSFULLY']])('click: data.status %j is not a success: rejected', (status) => {
+    const outcome = REGISTRY.click.classify(http(200, { ...LIVE_CLICK_SUCCESS, data: { ...LIVE_CLICK_SUCCESS.data, status, error: 'Click payment not found' } }));
+    expect(outcome).toMatchObject({ class: 'rejected', message: 'Click payment not found' });
   });
 
   it('BILLING_ERROR (code 104) is rejected with its code and words', () => {
