@@ -41,8 +41,21 @@ type RateLimitName = `RATE_LIMIT_${Uppercase<Provider>}`;
 const rateLimitName = (provider: Provider) => `RATE_LIMIT_${provider.toUpperCase()}` as RateLimitName;
 const RateLimits = z.object(Object.fromEntries(PROVIDERS.map((p) => [rateLimitName(p), rateLimit])) as Record<RateLimitName, typeof rateLimit>);
 
-/** Redis Cluster hashes only the part between the first `{` and the next `}`, when it is not empty. */
-const HASH_TAG = /^[^{]*\{[^}]+\}/;
+/** `QUEUE_SHARDS`: `<n>` for every confirmation provider, or `<provider>=<n>` pairs (issue 18). */
+const MAX_SHARDS = 64;
+function parseShards(value: string, ctx: z.RefinementCtx): { all?: number; byProvider: Partial<Record<Provider, number>> } {
+  const out: { all?: number; byProvider: Partial<Record<Provider, number>> } = { byProvider: {} };
+  const count = (text: string) => (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_SHARDS ? Number(text) : undefined);
+  for (const part of splitList(value)) {
+    const [name, n] = part.includes('=') ? part.split('=', 2).map((x) => x.trim()) : [undefined, part];
+    const shards = count(n ?? '');
+    if (shards === undefined) ctx.addIssue({ code: 'custom', message: `"${part}": a shard count must be an integer from 1 to ${MAX_SHARDS}` });
+    else if (name === undefined) out.all = shards;
+    else if ((PROVIDERS as readonly string[]).includes(name)) out.byProvider[name as Provider] = shards;
+    else ctx.addIssue({ code: 'custom', message: `"${part}": ${name} is not a provider (${PROVIDERS.join(', ')})` });
+  }
+  return out;
+}
 
 const Env = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
@@ -54,8 +67,11 @@ const Env = z.object({
   QUEUE_PREFIX: z
     .string()
     .min(1)
-    .regex(/^[A-Za-z0-9_{}.-]+$/, 'only letters, digits and _ { } . - are allowed')
+    .max(64, 'at most 64 characters')
+    // No braces: on a Redis Cluster the product derives one hash tag per queue itself (infra/layout.ts).
+    .regex(/^[A-Za-z0-9_.-]+$/, 'only letters, digits and _ . - are allowed (no braces: the product adds the Redis Cluster hash tags itself)')
     .default('fiscal'),
+  QUEUE_SHARDS: z.string().default('').transform((value, ctx) => parseShards(value, ctx)),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
   METRICS_PORT: int(0, 65535).default(9464),
@@ -75,7 +91,8 @@ const Env = z.object({
   RETRY_MAX_MS: int(1).default(3_600_000),
   CIRCUIT_THRESHOLD: int(1).default(5),
   CIRCUIT_PROBE_MS: int(1).default(5000),
-  RETENTION_DAYS: z.coerce.number().positive().default(7),
+  RETENTION_DAYS: z.coerce.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').default(7),
+  IDEMPOTENCY_DAYS: z.coerce.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').default(400),
   QR_ALLOWED_HOSTS: z
     .string()
     .default('ofd.soliq.uz')
@@ -93,6 +110,8 @@ export interface Config {
   /** REDIS_CLUSTER: `redisUrl` is a seed node of a Redis Cluster. */
   redisCluster: boolean;
   queuePrefix: string;
+  /** QUEUE_SHARDS: `all` for every confirmation provider, else per provider (only confirmation queues are sharded). */
+  queueShards: { all?: number; byProvider: Readonly<Partial<Record<Provider, number>>> };
   host: string;
   port: number;
   metricsPort: number;
@@ -106,6 +125,8 @@ export interface Config {
   circuit: { threshold: number; probeMs: number };
   rateLimits: Readonly<Partial<Record<Provider, number>>>;
   retentionSeconds: number;
+  /** IDEMPOTENCY_DAYS: how long a money record's tombstone answers repeats after the record itself is gone. */
+  idempotencySeconds: number;
   qrAllowedHosts: readonly string[];
   callback: { url: string; secret: string; allowedHosts: readonly string[] };
   shutdownTimeoutMs: number;
@@ -126,10 +147,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
     problems.push('BOARD_PASSWORD: BOARD_USERNAME and BOARD_PASSWORD must be set together');
   }
   if (e.REDIS_CLUSTER) {
-    // BullMQ's scripts touch several keys of a queue at once; on a cluster they must all hash to one slot.
-    if (!HASH_TAG.test(e.QUEUE_PREFIX)) {
-      problems.push(`QUEUE_PREFIX: must contain a hash tag when REDIS_CLUSTER=true, e.g. {${e.QUEUE_PREFIX.replace(/[{}]/g, '')}}, so every queue key lands in one slot`);
-    }
     if (!['', '/', '/0'].includes(new URL(e.REDIS_URL).pathname)) problems.push('REDIS_URL: a Redis Cluster has only database 0; remove the /<db> part');
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -143,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
     queuePrefix: e.QUEUE_PREFIX,
+    queueShards: e.QUEUE_SHARDS,
     host: e.HOST,
     port: e.PORT,
     metricsPort: e.METRICS_PORT,
@@ -160,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
     circuit: { threshold: e.CIRCUIT_THRESHOLD, probeMs: e.CIRCUIT_PROBE_MS },
     rateLimits,
     retentionSeconds: Math.round(e.RETENTION_DAYS * 86_400),
+    idempotencySeconds: Math.round(e.IDEMPOTENCY_DAYS * 86_400),
     qrAllowedHosts: e.QR_ALLOWED_HOSTS,
     callback: { url: e.CALLBACK_URL, secret: e.CALLBACK_SECRET, allowedHosts: e.CALLBACK_ALLOWED_HOSTS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
