@@ -64,7 +64,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const metrics = createMetrics();
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
-  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const queues = new ProviderQueues(redis, config);
   const records = new RecordStore(queues, redis);
   const readiness = new ReadinessProbe(redis, metrics, logger, queues.key('readyz'));
@@ -100,7 +100,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   let workerRedis: RedisClient | undefined;
   if (mode !== 'api') {
     workerRedis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
-    workerRedis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error (worker)'));
+    workerRedis.on('error', (err) => logger.warn({ err }, 'redis connection error (worker)'));
     workers = new WorkerHost({ config, connection: workerRedis, logger, metrics });
   }
 
