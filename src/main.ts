@@ -14,7 +14,8 @@ const USAGE = `usage: fiscal-worker <command>
   worker [--providers a,b]      provider workers, /metrics and /healthz on METRICS_PORT
   reconcile freedompay --from YYYY-MM-DD --to YYYY-MM-DD [--json]
                                 provider receipts vs local records; exit 0 same, 1 differences, 2 could not run
-  sandbox [--port N] [--host H] the provider sandbox (every seed endpoint, with fault injection)
+  sandbox [--port N] [--host H] [--max-calls N] [--max-records N]
+                                the provider sandbox (every seed endpoint, with fault injection)
 Configuration comes from the environment; see README.md.`;
 
 function fail(message: string, code: number): never {
