@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, PROVIDERS, isLoopbackHost, type Config, type Provider } from './config/env.js';
+import { ConfigError, PROVIDERS, type Config, type Provider } from './config/env.js';
+import { startupProblems } from './config/production.js';
 import { registerBoard } from './http/board.js';
 import { bearerAuth } from './http/auth.js';
 import { confirmationRoutes } from './http/routes/confirmations.js';
@@ -55,12 +56,9 @@ const CONFIRM_ONLY: readonly Provider[] = ['payme', 'uzum', 'anor'];
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, logger, mode } = options;
   const servesApi = mode !== 'worker';
-  if (servesApi && !isLoopbackHost(config.host)) {
-    const problems: string[] = [];
-    if (config.apiTokens.length === 0) problems.push(`API_TOKENS: required when HOST (${config.host}) is not loopback`);
-    if (!config.board.username) problems.push(`BOARD_USERNAME: required when HOST (${config.host}) is not loopback`);
-    if (problems.length) throw new ConfigError(problems);
-  }
+  const problems = startupProblems(config, servesApi);
+  if (problems.length) throw new ConfigError(problems);
+  if (config.sandboxProviders) logger.warn({ mode }, 'SANDBOX_PROVIDERS=true: providers are the sandbox; nothing is fiscalized for real');
 
   const metrics = createMetrics();
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });

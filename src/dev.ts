@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     FREEDOMPAY_MERCHANT_ID: freedompay.merchantId,
     FREEDOMPAY_SECRET_KEY: freedompay.secretKey,
     QUEUE_PREFIX: env.QUEUE_PREFIX ?? 'fiscal-dev',
+    SANDBOX_PROVIDERS: 'true', // so it also runs where NODE_ENV=production is set (config/production.ts)
   });
   const config = loadConfig(env);
   const app = await buildApp({ config, logger, mode: 'serve' });

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { buildApp, type AppMode } from './app.js';
 import { ConfigError, PROVIDERS, loadConfig, type Provider } from './config/env.js';
+import { startupProblems } from './config/production.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { runReconcileCli } from './reconcile/cli.js';
 
@@ -56,7 +57,8 @@ function stopOnSignals(close: () => Promise<void>, logger: Logger): void {
 
 async function runService(mode: AppMode, args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { providers: { type: 'string' } }, strict: true });
-  const config = loadConfig(process.env);
+  // The command's own start-up rules are checked with the environment, so one run names every problem (exit 78).
+  const config = loadConfig(process.env, (c) => startupProblems(c, mode !== 'worker'));
   const logger = createLogger(config.logLevel);
   const app = await buildApp({ config, logger, mode, ...(mode === 'worker' && values.providers ? { providers: parseProviders(values.providers)! } : {}) });
   stopOnSignals(() => app.close(), logger);
