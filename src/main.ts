@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { buildApp, type AppMode } from './app.js';
-import { ConfigError, PROVIDERS, loadConfig, type Provider } from './config/env.js';
+import { ConfigError, loadConfig } from './config/env.js';
 import { startupProblems } from './config/production.js';
+import { PROVIDERS, type Provider } from './domain/provider.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { runReconcileCli } from './reconcile/cli.js';
 

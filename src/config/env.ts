@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROVIDERS, type Provider } from '../domain/provider.js';
 
 /** Thrown for an invalid environment; `main.ts` prints one line per problem and exits 78 (EX_CONFIG). */
 export class ConfigError extends Error {
@@ -8,8 +9,6 @@ export class ConfigError extends Error {
   }
 }
 
-export const PROVIDERS = ['payme', 'uzum', 'anor', 'payme_go', 'freedompay'] as const;
-export type Provider = (typeof PROVIDERS)[number];
 
 const splitList = (s: string) =>
   s
@@ -42,7 +41,12 @@ const flag = z
   .default('false')
   .transform((v) => v === 'true' || v === '1');
 
-const rateLimit = z.coerce.number().positive().optional();
+const rateLimit = z.coerce.number({ error: 'must be a positive number of calls per second' }).positive('must be a positive number of calls per second').optional();
+
+/** `RATE_LIMIT_<PROVIDER>` for every provider of the registry (CONTRACT §2). */
+type RateLimitName = `RATE_LIMIT_${Uppercase<Provider>}`;
+const rateLimitName = (provider: Provider) => `RATE_LIMIT_${provider.toUpperCase()}` as RateLimitName;
+const RateLimits = z.object(Object.fromEntries(PROVIDERS.map((p) => [rateLimitName(p), rateLimit])) as Record<RateLimitName, typeof rateLimit>);
 
 /** Redis Cluster hashes only the part between the first `{` and the next `}`, when it is not empty. */
 const HASH_TAG = /^[^{]*\{[^}]+\}/;
@@ -75,11 +79,6 @@ const Env = z.object({
   RETRY_MAX_MS: int(1).default(3_600_000),
   CIRCUIT_THRESHOLD: int(1).default(5),
   CIRCUIT_PROBE_MS: int(1).default(5000),
-  RATE_LIMIT_PAYME: rateLimit,
-  RATE_LIMIT_UZUM: rateLimit,
-  RATE_LIMIT_ANOR: rateLimit,
-  RATE_LIMIT_PAYME_GO: rateLimit,
-  RATE_LIMIT_FREEDOMPAY: rateLimit,
   RETENTION_DAYS: z.coerce.number().positive().default(7),
   QR_ALLOWED_HOSTS: z
     .string()
@@ -95,7 +94,7 @@ const Env = z.object({
   NODE_ENV: z.string().default(''),
   // docker-compose.yml's demo profile: the provider URLs point at the fiscal-worker sandbox (production.ts).
   SANDBOX_PROVIDERS: flag,
-});
+}).extend(RateLimits.shape);
 
 export interface Config {
   redisUrl: string;
@@ -167,7 +166,7 @@ function parseConfig(env: NodeJS.ProcessEnv): { config?: Readonly<Config>; probl
 
   const rateLimits: Partial<Record<Provider, number>> = {};
   for (const provider of PROVIDERS) {
-    const limit = e[`RATE_LIMIT_${provider.toUpperCase()}` as `RATE_LIMIT_${Uppercase<Provider>}`];
+    const limit = e[rateLimitName(provider)];
     if (limit !== undefined) rateLimits[provider] = limit;
   }
   const config: Config = {
