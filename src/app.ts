@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, isLoopbackHost, type Config } from './config/env.js';
+import { ConfigError, type Config } from './config/env.js';
+import { startupProblems } from './config/production.js';
 import { PROVIDERS, type Provider } from './domain/provider.js';
 import { registerBoard } from './http/board.js';
 import { bearerAuth } from './http/auth.js';
@@ -53,16 +54,13 @@ export interface App {
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, logger, mode } = options;
   const servesApi = mode !== 'worker';
-  if (servesApi && !isLoopbackHost(config.host)) {
-    const problems: string[] = [];
-    if (config.apiTokens.length === 0) problems.push(`API_TOKENS: required when HOST (${config.host}) is not loopback`);
-    if (!config.board.username) problems.push(`BOARD_USERNAME: required when HOST (${config.host}) is not loopback`);
-    if (problems.length) throw new ConfigError(problems);
-  }
+  const problems = startupProblems(config, servesApi);
+  if (problems.length) throw new ConfigError(problems);
+  if (config.sandboxProviders) logger.warn({ mode }, 'SANDBOX_PROVIDERS=true: providers are the sandbox; nothing is fiscalized for real');
 
   const metrics = createMetrics();
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
-  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const layout = layoutOf(config);
   const queues = new ProviderQueues(redis, layout);
   const records = new RecordStore(queues, redis);
@@ -96,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   let workerRedis: RedisClient | undefined;
   if (mode !== 'api') {
     workerRedis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
-    workerRedis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error (worker)'));
+    workerRedis.on('error', (err) => logger.warn({ err }, 'redis connection error (worker)'));
     workers = new WorkerHost({ config, connection: workerRedis, queues, logger, metrics, processors: { confirmations: producer } });
   }
 

@@ -23,16 +23,23 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
 };
 
 const url = (protocols: readonly string[]) =>
-  z.string().refine(
-    (value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be a URL with protocol ${protocols.join(' or ')}` },
-  );
+  z.string().superRefine((value, ctx) => {
+    const expected = `a URL with protocol ${protocols.join(' or ')}`;
+    // docker-compose.yml passes `${VAR:-}`: set but empty is a variable the deployment forgot.
+    if (value === '') return ctx.addIssue({ code: 'custom', message: `is empty; set it to ${expected}` });
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(value).protocol;
+    } catch {
+      // not a URL
+    }
+    if (!protocol || !protocols.includes(protocol)) ctx.addIssue({ code: 'custom', message: `must be ${expected}` });
+  });
+
+const flag = z
+  .enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' })
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
 
 const rateLimit = z.coerce.number({ error: 'must be a positive number of calls per second' }).positive('must be a positive number of calls per second').optional();
 
@@ -60,10 +67,7 @@ function parseShards(value: string, ctx: z.RefinementCtx): { all?: number; byPro
 const Env = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   // README "Redis Cluster": REDIS_URL is then one node of the cluster; ioredis discovers the others.
-  REDIS_CLUSTER: z
-    .enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' })
-    .default('false')
-    .transform((v) => v === 'true' || v === '1'),
+  REDIS_CLUSTER: flag,
   QUEUE_PREFIX: z
     .string()
     .min(1)
@@ -103,6 +107,10 @@ const Env = z.object({
   CALLBACK_ALLOWED_HOSTS: csv,
   SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // The image sets NODE_ENV=production: the start-up checks of production.ts apply.
+  NODE_ENV: z.string().default(''),
+  // docker-compose.yml's demo profile: the provider URLs point at the fiscal-worker sandbox (production.ts).
+  SANDBOX_PROVIDERS: flag,
 }).extend(RateLimits.shape);
 
 export interface Config {
@@ -131,13 +139,35 @@ export interface Config {
   callback: { url: string; secret: string; allowedHosts: readonly string[] };
   shutdownTimeoutMs: number;
   logLevel: string;
+  /** NODE_ENV=production (the image's default): credentials and provider URLs are checked at start-up. */
+  production: boolean;
+  /** SANDBOX_PROVIDERS=true: every provider URL is the sandbox's (compose's demo profile); nothing is fiscalized for real. */
+  sandboxProviders: boolean;
 }
 
-/** Parses the environment once at start-up; nothing outside `config/` reads `process.env`. */
-export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
+/**
+ * Parses the environment once at start-up; nothing outside `config/` reads `process.env`. `startupChecks` adds the
+ * rules of the command about to run (production.ts); every problem is reported at once, those of the checks too when
+ * some variable is bad: they then see the rest of the environment with that variable at its default.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, startupChecks?: (config: Readonly<Config>) => string[]): Readonly<Config> {
+  const { config, problems } = parseConfig(env);
+  if (config && problems.length === 0) {
+    const startup = startupChecks?.(config) ?? [];
+    if (startup.length === 0) return config;
+    throw new ConfigError(startup);
+  }
+  const bad = new Set(problems.map((problem) => problem.slice(0, problem.indexOf(':'))));
+  const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !bad.has(name)));
+  const fallback = startupChecks ? parseConfig(rest).config : undefined;
+  const startup = fallback ? startupChecks!(fallback).filter((problem) => !bad.has(problem.slice(0, problem.indexOf(':')))) : [];
+  throw new ConfigError([...problems, ...startup]);
+}
+
+function parseConfig(env: NodeJS.ProcessEnv): { config?: Readonly<Config>; problems: string[] } {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`));
+    return { problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`) };
   }
   const e = parsed.data;
   const problems: string[] = [];
@@ -149,14 +179,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
   if (e.REDIS_CLUSTER) {
     if (!['', '/', '/0'].includes(new URL(e.REDIS_URL).pathname)) problems.push('REDIS_URL: a Redis Cluster has only database 0; remove the /<db> part');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) return { problems };
 
   const rateLimits: Partial<Record<Provider, number>> = {};
   for (const provider of PROVIDERS) {
     const limit = e[rateLimitName(provider)];
     if (limit !== undefined) rateLimits[provider] = limit;
   }
-  return deepFreeze({
+  const config: Config = {
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
     queuePrefix: e.QUEUE_PREFIX,
@@ -183,7 +213,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
     callback: { url: e.CALLBACK_URL, secret: e.CALLBACK_SECRET, allowedHosts: e.CALLBACK_ALLOWED_HOSTS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
-  });
+    production: e.NODE_ENV === 'production',
+    sandboxProviders: e.SANDBOX_PROVIDERS,
+  };
+  return { config: deepFreeze(config), problems: [] };
 }
 
 /** A loopback host may run without credentials (CONTRACT §2); anything else must not. */

@@ -58,7 +58,7 @@ export class RetentionSweeper {
           if (ids.length < CLEAN_BATCH || this.closed) break;
         }
       } catch (err) {
-        this.logger.warn({ queue: queue.name, err: { message: err instanceof Error ? err.message : String(err) } }, 'retention sweep failed');
+        this.logger.warn({ queue: queue.name, err }, 'retention sweep failed');
       }
     }
     if (removed > 0) this.logger.debug({ removed }, 'retention sweep removed completed jobs');

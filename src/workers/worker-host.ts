@@ -97,6 +97,7 @@ export class WorkerHost {
       const circuit = new Circuit({
         threshold: config.circuit.threshold,
         probeMs: config.circuit.probeMs,
+        maxProbeMs: config.retry.maxMs,
         callTimeoutMs: config.providerTimeoutMs,
         share: new RedisCircuitShare(this.deps.connection, refs[0]!.prefix, provider),
         onChange: (open) => {

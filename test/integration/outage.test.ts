@@ -296,7 +296,9 @@ describe('a slow outage: each failing call takes longer than CIRCUIT_PROBE_MS', 
     const res = await h.post('/v1/confirmations/batch', { items });
     const ids = res.body.results.map((r: { id: string }) => r.id) as string[];
     await until('payme circuit open', async () => h.app.workers!.openCircuits().includes('payme'));
-    await sleep(900); // the calls in flight when it opened have all answered
+    const opened = await until('the opening logged', async () => openedAt(h, 'payme'));
+    // Measure from when the calls that were in flight when it opened have all answered (800 ms each here).
+    await until('the calls made before it opened to answer', async () => proxy.calls.filter((c) => c.at <= opened).every((c) => c.answered !== 0));
     proxy.resetInFlight();
     while (Date.now() - start < OUTAGE_MS + 1000) {
       expect(await h.app.queues.get('payme').getFailedCount()).toBe(0);
