@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 
 /** Thrown for an invalid environment; `main.ts` prints one line per problem and exits 78 (EX_CONFIG). */
@@ -36,6 +37,34 @@ const url = (protocols: readonly string[]) =>
   );
 
 const rateLimit = z.coerce.number().positive().optional();
+
+/** A host name or IP address as a URL spells it, nothing else (no scheme, port or path). */
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$|^[0-9a-f:.]*:[0-9a-f:.]*$/;
+const hostList = () =>
+  z
+    .string()
+    .default('')
+    .transform((s) => splitList(s).map((host) => host.toLowerCase().replace(/^\[(.*)\]$/, '$1')))
+    .superRefine((hosts, ctx) => {
+      for (const host of hosts) {
+        if (!HOST_NAME.test(host)) ctx.addIssue({ code: 'custom', message: `${host} is not a host name; list host names only (e.g. hooks.example.com), without scheme, port or path` });
+      }
+    });
+
+/** `localhost`, 127.x.x.x or [::1]: the only hosts a callback may reach over plain http (issue 17, development). */
+const isLoopbackUrlHost = (host: string) => host === 'localhost' || host === '[::1]' || (isIPv4(host) && host.startsWith('127.'));
+const callbackUrl = z.string().refine(
+  (value) => {
+    if (value === '') return true;
+    try {
+      const url = new URL(value);
+      return !url.username && !url.password && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackUrlHost(url.hostname)));
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an https URL (http only to a loopback host such as 127.0.0.1), without user:password@' },
+);
 
 /** Redis Cluster hashes only the part between the first `{` and the next `}`, when it is not empty. */
 const HASH_TAG = /^[^{]*\{[^}]+\}/;
@@ -82,9 +111,17 @@ const Env = z.object({
     .default('ofd.soliq.uz')
     .transform(splitList)
     .refine((hosts) => hosts.length > 0, 'at least one host is required'),
-  CALLBACK_URL: z.union([z.literal(''), url(['http:', 'https:'])]).default(''),
+  CALLBACK_URL: callbackUrl.default(''),
   CALLBACK_SECRET: z.string().default(''),
-  CALLBACK_ALLOWED_HOSTS: csv,
+  CALLBACK_ALLOWED_HOSTS: hostList(),
+  // Hosts trusted to resolve to private, loopback or link-local addresses (checked at connect time, issue 17).
+  CALLBACK_PRIVATE_HOSTS: hostList(),
+  // Stripe retries for three days, Standard Webhooks for about 27 hours; one day by default, at most 30.
+  CALLBACK_RETRY_HOURS: z.coerce
+    .number({ error: 'must be a number of hours above 0, at most 720' })
+    .positive('must be a number of hours above 0, at most 720')
+    .max(720, 'must be a number of hours above 0, at most 720')
+    .default(24),
   SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -108,7 +145,14 @@ export interface Config {
   rateLimits: Readonly<Partial<Record<Provider, number>>>;
   retentionSeconds: number;
   qrAllowedHosts: readonly string[];
-  callback: { url: string; secret: string; allowedHosts: readonly string[] };
+  callback: {
+    url: string;
+    secret: string;
+    allowedHosts: readonly string[];
+    privateHosts: readonly string[];
+    /** CALLBACK_RETRY_HOURS: a callback is retried until at least this long after its event, then dead-lettered. */
+    retryWindowMs: number;
+  };
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -123,6 +167,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
   const problems: string[] = [];
   if (e.RETRY_MAX_MS < e.RETRY_BASE_MS) problems.push('RETRY_MAX_MS: must be at least RETRY_BASE_MS');
   if (e.CALLBACK_URL && !e.CALLBACK_SECRET) problems.push('CALLBACK_SECRET: required when CALLBACK_URL is set');
+  else if (e.CALLBACK_ALLOWED_HOSTS.length > 0 && !e.CALLBACK_SECRET) problems.push('CALLBACK_SECRET: required when CALLBACK_ALLOWED_HOSTS is set');
+  const unlisted = e.CALLBACK_PRIVATE_HOSTS.filter((host) => !e.CALLBACK_ALLOWED_HOSTS.includes(host));
+  if (unlisted.length > 0) problems.push(`CALLBACK_PRIVATE_HOSTS: ${unlisted.join(', ')} must also be on CALLBACK_ALLOWED_HOSTS`);
   if (Boolean(e.BOARD_USERNAME) !== Boolean(e.BOARD_PASSWORD)) {
     problems.push('BOARD_PASSWORD: BOARD_USERNAME and BOARD_PASSWORD must be set together');
   }
@@ -162,7 +209,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
     rateLimits,
     retentionSeconds: Math.round(e.RETENTION_DAYS * 86_400),
     qrAllowedHosts: e.QR_ALLOWED_HOSTS,
-    callback: { url: e.CALLBACK_URL, secret: e.CALLBACK_SECRET, allowedHosts: e.CALLBACK_ALLOWED_HOSTS },
+    callback: {
+      url: e.CALLBACK_URL,
+      secret: e.CALLBACK_SECRET,
+      allowedHosts: e.CALLBACK_ALLOWED_HOSTS,
+      privateHosts: e.CALLBACK_PRIVATE_HOSTS,
+      retryWindowMs: Math.round(e.CALLBACK_RETRY_HOURS * 3_600_000),
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config/env.js';
+import { callbackUrlRule } from '../callbacks/policy.js';
 import { fiscalQrCode } from '../domain/qr.js';
 
 /** Provider ids come from outside; printable, bounded, so they are safe in ids, logs and Redis keys. */
@@ -12,22 +13,10 @@ const externalId = (field: string) =>
 
 const reference = z.string().min(1, 'reference must not be empty').max(200, 'reference must be at most 200 characters').optional();
 
-function callbackUrl(config: Readonly<Config>) {
-  const allowed = new Set(config.callback.allowedHosts.map((h) => h.toLowerCase()));
-  return z
-    .url({ error: 'callback_url must be an http(s) URL' })
-    .refine((value) => ['http:', 'https:'].includes(new URL(value).protocol), 'callback_url must be an http(s) URL')
-    .refine(
-      (value) => allowed.size === 0 || allowed.has(new URL(value).hostname.toLowerCase()),
-      `callback_url host must be one of CALLBACK_ALLOWED_HOSTS`,
-    )
-    .optional();
-}
-
 /** CONTRACT §3 `POST /v1/confirmations`: the body of one confirmation, by provider. */
 export function confirmationSchema(config: Readonly<Config>) {
   const qr_code = fiscalQrCode(config.qrAllowedHosts);
-  const common = { qr_code, reference, callback_url: callbackUrl(config) };
+  const common = { qr_code, reference, callback_url: callbackUrlRule(config) };
   return z.discriminatedUnion(
     'provider',
     [
