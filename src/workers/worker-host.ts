@@ -1,4 +1,4 @@
-import { Worker, type Job, type Processor } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type Processor } from 'bullmq';
 import { PROVIDERS, type Config, type Provider } from '../config/env.js';
 import { attemptsInRun, decodeAttempts } from '../domain/attempt.js';
 import type { JobResult } from '../domain/record.js';
@@ -24,6 +24,12 @@ export interface WorkerHostDeps {
 
 /** Called once a job is succeeded or dead (after BullMQ stored it): metrics, the final log line, callbacks. */
 export type TerminalListener = (provider: Provider, job: Job, state: 'succeeded' | 'dead') => void;
+
+/**
+ * Called when the processor has decided a job's end, just before BullMQ stores it; awaited, so what it writes is in
+ * Redis before the end is (the callbacks' crash-safe scheduling). It must not throw.
+ */
+export type BeforeTerminalListener = (provider: Provider, job: Job, state: 'succeeded' | 'dead') => Promise<void>;
 
 export interface ProcessorFactoryArgs {
   ctx: AttemptContext;
@@ -89,6 +95,7 @@ export class WorkerHost {
   private readonly circuits = new Map<Provider, Circuit>();
   readonly transports: TransportPool;
   private readonly listeners: TerminalListener[] = [];
+  private readonly beforeListeners: BeforeTerminalListener[] = [];
   private sweeper: RetentionSweeper | undefined;
 
   constructor(private readonly deps: WorkerHostDeps) {
@@ -97,6 +104,11 @@ export class WorkerHost {
 
   onTerminal(listener: TerminalListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Register before start(). */
+  beforeTerminal(listener: BeforeTerminalListener): void {
+    this.beforeListeners.push(listener);
   }
 
   /** `factories` supply processors for flows beyond the three confirmations (Payme Go, Freedom Pay). */
@@ -125,7 +137,7 @@ export class WorkerHost {
           await worker?.rateLimit(ms);
         },
       };
-      const processor = this.processorFor(provider, ctx, factories);
+      const processor = this.announcingEnds(provider, this.processorFor(provider, ctx, factories));
       const limit = config.rateLimits[provider];
       worker = new Worker(provider, processor, {
         connection: this.deps.connection,
@@ -156,6 +168,25 @@ export class WorkerHost {
     const factory = factories.get(provider);
     if (!factory) throw new Error(`no processor for provider ${provider}`);
     return factory({ ctx, transports: this.transports });
+  }
+
+  /** Runs the beforeTerminal listeners once the processor has returned or thrown a job's end. */
+  private announcingEnds(provider: Provider, processor: Processor): Processor {
+    if (this.beforeListeners.length === 0) return processor;
+    const announce = async (job: Job, state: 'succeeded' | 'dead') => {
+      for (const listener of this.beforeListeners) await listener(provider, job, state);
+    };
+    return async (job, token, signal) => {
+      let result: unknown;
+      try {
+        result = await processor(job, token, signal);
+      } catch (err) {
+        if (endsJob(job, err)) await announce(job, 'dead');
+        throw err;
+      }
+      await announce(job, 'succeeded');
+      return result;
+    };
   }
 
   private finish(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {
@@ -204,6 +235,13 @@ export class WorkerHost {
   isRunning(): boolean {
     return this.workers.some((w) => w.isRunning());
   }
+}
+
+/** Whether BullMQ will fail `job` for good with `err`: a dead letter, or a retry beyond BullMQ's attempts ceiling. */
+function endsJob(job: Job, err: unknown): boolean {
+  if (err instanceof DelayedError || (err instanceof Error && err.name === 'DelayedError')) return false;
+  if (err instanceof UnrecoverableError) return true;
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
 export type { JobResult };

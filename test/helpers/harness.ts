@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { inject } from 'vitest';
-import { buildApp, type App, type AppMode } from '../../src/app.js';
+import { buildApp, type App, type AppMode, type AppOptions } from '../../src/app.js';
 import { loadConfig, type Provider } from '../../src/config/env.js';
 import type { RecordState } from '../../src/domain/record.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -31,6 +31,8 @@ export interface HarnessOptions {
   sandbox?: SandboxOptions | false;
   providers?: Provider[];
   processorFactories?: ReadonlyMap<Provider, ProcessorFactory>;
+  callbackTransport?: AppOptions['callbackTransport'];
+  callbackGraceMs?: number;
 }
 
 export interface Harness {
@@ -78,6 +80,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     mode: options.mode ?? 'serve',
     ...(options.providers ? { providers: options.providers } : {}),
     ...(options.processorFactories ? { processorFactories: options.processorFactories } : {}),
+    ...(options.callbackTransport ? { callbackTransport: options.callbackTransport } : {}),
+    ...(options.callbackGraceMs !== undefined ? { callbackGraceMs: options.callbackGraceMs } : {}),
   });
   const url = await app.start();
   const token = config.apiTokens[0];
