@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isLoopbackAddress, isPublicAddress } from '../../src/callbacks/addresses.js';
 import { CallbackPolicy, describeTarget } from '../../src/callbacks/policy.js';
@@ -134,5 +135,33 @@ describe('callback configuration', () => {
     for (const hours of ['0', '-1', 'abc', '721']) {
       expect(problems({ CALLBACK_RETRY_HOURS: hours }), hours).toEqual(['CALLBACK_RETRY_HOURS: must be a number of hours above 0, at most 720']);
     }
+  });
+});
+
+describe('the package entry a receiver imports', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    main: string;
+    types: string;
+    bin: Record<string, string>;
+    exports: Record<string, { types: string; default: string }>;
+  };
+  const source = (built: string) => new URL(`../../${built.replace(/^\.\/dist\//, 'src/').replace(/\.d\.ts$|\.js$/, '.ts')}`, import.meta.url);
+
+  it('exports verifyCallback from `fiscal-worker` and `fiscal-worker/callbacks`, never the CLI', async () => {
+    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './callbacks']));
+    for (const entry of [pkg.exports['.']!, pkg.exports['./callbacks']!]) {
+      expect(existsSync(source(entry.default)), entry.default).toBe(true);
+      expect(source(entry.types).href).toBe(source(entry.default).href);
+      expect(entry.default).not.toBe(`./${pkg.bin['fiscal-worker']}`);
+    }
+    expect(pkg.main).toBe(pkg.exports['.']!.default);
+    const library = (await import('../../src/index.js')) as Record<string, unknown>;
+    const callbacks = (await import('../../src/callbacks/signature.js')) as Record<string, unknown>;
+    expect(library.verifyCallback).toBe(verifyCallback);
+    expect(callbacks.verifyCallback).toBe(verifyCallback);
+    // The signature module stands alone: a receiver loads it without the service's dependencies.
+    expect(readFileSync(source(pkg.exports['./callbacks']!.default), 'utf8').match(/^import .* from '([^']+)'/gm)).toEqual([
+      "import { createHmac, timingSafeEqual } from 'node:crypto'",
+    ]);
   });
 });
