@@ -5,4 +5,4 @@
  */
 export { DEFAULT_TOLERANCE_SECONDS, EVENT_ID_HEADER, SIGNATURE_HEADER, signCallback, verifyCallback } from './callbacks/signature.js';
 /** The body of a callback: the record as `GET /v1/confirmations/{id}` (or payments, receipts) shows it. */
-export type { RecordView } from './producers/record-store.js';
+export type { RecordView } from './records/record-view.js';

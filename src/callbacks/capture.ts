@@ -1,7 +1,7 @@
 import type { Job, JobState } from 'bullmq';
-import { PROVIDERS, type Provider } from '../config/env.js';
+import { isProvider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import { toRecordView } from '../producers/record-store.js';
+import { toRecordView } from '../records/record-view.js';
 import { runInProgress, runOfFinished, type CallbackJobData, type TerminalState } from './events.js';
 
 /** Reads a record's job and state from its queue; undefined when the job is gone. */
@@ -10,8 +10,8 @@ export type RecordReader = (queue: string, id: string) => Promise<{ job: Job; st
 /** Reads records from their provider queues (two reads, auto-pipelined on the api connection). */
 export function recordReader(queues: ProviderQueues): RecordReader {
   return async (queue, id) => {
-    if (!(PROVIDERS as readonly string[]).includes(queue)) return undefined;
-    const source = queues.get(queue as Provider);
+    if (!isProvider(queue)) return undefined;
+    const source = queues.get(queue);
     const [job, state] = await Promise.all([source.getJob(id), source.getJobState(id)]);
     return job ? { job, state } : undefined;
   };
