@@ -18,6 +18,7 @@ import { ConfirmationProducer } from './producers/enqueue.js';
 import { PaymentProducer } from './producers/payments.js';
 import { ReceiptProducer } from './producers/receipts.js';
 import { RecordStore } from './producers/record-store.js';
+import { DeadLetters } from './workers/dead-letters.js';
 import { freedomPayProcessorFactory } from './workers/freedompay-processor.js';
 import { paymeGoProcessorFactory } from './workers/payme-go-processor.js';
 import { WorkerHost, type ProcessorFactory } from './workers/worker-host.js';
@@ -85,7 +86,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(paymentRoutes, { payments, records });
       await v1.register(receiptRoutes, { receipts, records });
     });
-    await registerBoard(http, queues.all(PROVIDERS), config.board);
+    const deadLetters = new DeadLetters({ queues, logger });
+    await registerBoard(http, { queues, providers: PROVIDERS, credentials: config.board, deadLetters, logger });
     registerQueueGauges(metrics, queues, PROVIDERS);
     await http.register(openApiRoute, buildOpenApi(config, { ...paymentOpenApiPaths(config), ...receiptOpenApiPaths() }));
   }

@@ -26,3 +26,12 @@ export function maskPersonalData<T>(value: T): T {
   }
   return (copy ?? value) as T;
 }
+
+/**
+ * A customer's Payme code (seed 003 `qr_code`, a card-like number) → `5050************6427`: the first and last four
+ * digits tell support which code it was; the rest would let anyone who sees it charge the customer.
+ */
+export function maskPaymeCode(value: string): string {
+  if (value.length < 12) return '*'.repeat(value.length);
+  return `${value.slice(0, 4)}${'*'.repeat(value.length - 8)}${value.slice(-4)}`;
+}

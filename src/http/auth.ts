@@ -2,6 +2,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Bull Board user who sent the request (set by `basicAuth`): the `who` of the board's audit lines. */
+    boardUser?: string;
+  }
+}
+
+/** The board user when BOARD_USERNAME is empty (loopback only, CONTRACT §2). */
+export const ANONYMOUS_BOARD_USER = 'anonymous';
+
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Compares digests, so neither the length nor the content of a configured secret leaks through timing. */
@@ -25,14 +35,22 @@ export function bearerAuth(tokens: readonly string[]) {
   };
 }
 
-/** HTTP Basic for Bull Board from BOARD_USERNAME/BOARD_PASSWORD; empty = open (loopback only). */
+/**
+ * HTTP Basic for Bull Board from BOARD_USERNAME/BOARD_PASSWORD; empty = open (loopback only). A request that passes
+ * carries its user in `request.boardUser`.
+ */
 export function basicAuth(username: string, password: string) {
   const expected = username ? [digest(`${username}:${password}`)] : [];
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (expected.length === 0) return;
+    if (expected.length === 0) {
+      request.boardUser = ANONYMOUS_BOARD_USER;
+      return;
+    }
     const header = request.headers.authorization ?? '';
     const given = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
-    if (!given || !matchesAny(given, expected)) {
+    if (given && matchesAny(given, expected)) {
+      request.boardUser = username;
+    } else {
       // Answered here, not thrown: Bull Board's plugin has an error handler of its own that would turn it into a 500.
       const error = new ApiError('unauthorized', 'Bull Board needs valid HTTP Basic credentials');
       await reply.status(error.status).header('www-authenticate', 'Basic realm="fiscal-worker board", charset="UTF-8"').send(error.body());
