@@ -35,3 +35,24 @@ export function maskPaymeCode(value: string): string {
   if (value.length < 12) return '*'.repeat(value.length);
   return `${value.slice(0, 4)}${'*'.repeat(value.length - 8)}${value.slice(-4)}`;
 }
+
+/** A `qr_code` made of digits only is a customer's Payme code; a fiscal receipt's `qr_code` is an https URL. */
+const PAYME_CODE = /^\d{12,}$/;
+
+/**
+ * Returns a copy with every Payme code masked wherever it sits (seed 003: the charge request's `qr_code`, and the
+ * answer's `data.qr_code`, which the sandbox echoes), and personal data masked as `maskPersonalData` does.
+ */
+export function maskPaymeCodes<T>(value: T): T {
+  return maskCodes(maskPersonalData(value)) as T;
+}
+
+function maskCodes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskCodes);
+  if (!value || typeof value !== 'object') return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    copy[key] = key === 'qr_code' && typeof inner === 'string' && PAYME_CODE.test(inner) ? maskPaymeCode(inner) : maskCodes(inner);
+  }
+  return copy;
+}

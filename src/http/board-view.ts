@@ -2,7 +2,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { QueueAdapterOptions, QueueJobJson } from '@bull-board/api/typings/app';
 import type { Queue } from 'bullmq';
 import { decodeAttempts } from '../domain/attempt.js';
-import { maskPaymeCode, maskPersonalData } from '../domain/personal-data.js';
+import { maskPaymeCodes } from '../domain/personal-data.js';
 import type { QueueKind, QueuePolicy } from './board-policy.js';
 
 /** How a provider's name reads on the board; a provider missing here shows under its queue name. */
@@ -62,9 +62,11 @@ export function boardAdapter(queue: Queue, policy: QueuePolicy): BullMQAdapter {
   };
   const adapter = new BullMQAdapter(queue, options);
   adapter.setFormatter('name', (job: QueueJobJson) => jobTitle(`${provider} ${view.one}`, job));
-  adapter.setFormatter('data', (data: unknown) => (policy.kind === 'payment' ? maskChargeData(data) : maskPersonalData(data)));
-  adapter.setFormatter('returnValue', (value: unknown) => maskPersonalData(value));
-  adapter.setFormatter('progress', (progress: unknown) => maskPersonalData(progress));
+  // Payme Go keeps the customer's Payme code on the job to charge it (seed 003), and its answer echoes it; phone
+  // numbers are masked when stored, and again here in case a job predates that.
+  adapter.setFormatter('data', (data: unknown) => maskPaymeCodes(data));
+  adapter.setFormatter('returnValue', (value: unknown) => maskPaymeCodes(value));
+  adapter.setFormatter('progress', (progress: unknown) => maskPaymeCodes(progress));
   return adapter;
 }
 
@@ -92,7 +94,7 @@ export function describeAttempt(raw: string): string {
   parts.push(`${entry.latency_ms} ms`);
   if (entry.uncounted) parts.push('circuit open: no attempt spent');
   if (entry.terminal) parts.push('ended the run');
-  const answer = entry.provider_response === undefined ? '' : `\n    provider answer: ${JSON.stringify(entry.provider_response)}`;
+  const answer = entry.provider_response === undefined ? '' : `\n    provider answer: ${JSON.stringify(maskPaymeCodes(entry.provider_response))}`;
   return `${parts.join(' · ')}${answer}`;
 }
 
@@ -104,12 +106,4 @@ export function readableAttempts<T extends { body: unknown }>(result: T): T {
   const jobs = [...(body?.queues ?? []).flatMap((q) => q.jobs ?? []), ...(body?.job ? [body.job] : [])];
   for (const job of jobs) if (Array.isArray(job.stacktrace)) job.stacktrace = job.stacktrace.map(describeAttempt);
   return result;
-}
-
-/** Payme Go job data keeps the customer's Payme code to charge it (seed 003); the board shows it masked. */
-export function maskChargeData(data: unknown): unknown {
-  if (!data || typeof data !== 'object') return data;
-  const masked = { ...(maskPersonalData(data) as Record<string, unknown>) };
-  if (typeof masked.qr_code === 'string') masked.qr_code = maskPaymeCode(masked.qr_code);
-  return masked;
 }

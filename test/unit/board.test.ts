@@ -2,9 +2,9 @@ import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../../src/config/env.js';
 import { encodeAttempt } from '../../src/domain/attempt.js';
-import { maskPaymeCode } from '../../src/domain/personal-data.js';
+import { maskPaymeCode, maskPaymeCodes } from '../../src/domain/personal-data.js';
 import { BOARD_ACTIONS, boardActionOf, queuePolicy } from '../../src/http/board-policy.js';
-import { describeAttempt, jobTitle, maskChargeData, readableAttempts } from '../../src/http/board-view.js';
+import { describeAttempt, jobTitle, readableAttempts } from '../../src/http/board-view.js';
 
 describe('board policy', () => {
   const mutating = appRoutes.api.flatMap((r) => {
@@ -46,12 +46,16 @@ describe('board policy', () => {
 });
 
 describe('board view', () => {
-  it('masks the Payme code in Payme Go job data, keeping the first and last four digits', () => {
+  it('masks Payme codes wherever they sit, keeping the first and last four digits; fiscal QR URLs stay', () => {
     expect(maskPaymeCode('50502044301381396427')).toBe('5050************6427');
     expect(maskPaymeCode('12345')).toBe('*****');
     const data = { amount: 1000, qr_code: '50502044301381396427', fiscal_qr_code: 'https://ofd.soliq.uz/check?t=1' };
-    expect(maskChargeData(data)).toEqual({ ...data, qr_code: '5050************6427' });
+    expect(maskPaymeCodes(data)).toEqual({ ...data, qr_code: '5050************6427' });
     expect(data.qr_code).toBe('50502044301381396427'); // the job's own data is left alone
+    const result = { charge: { result: { data: { qr_code: '50502244301381336427', client_phone_number: '998712565009' } } } };
+    expect(maskPaymeCodes(result)).toEqual({ charge: { result: { data: { qr_code: '5050************6427', client_phone_number: '998*****5009' } } } });
+    const confirmation = { payment_id: 'p', qr_code: 'https://ofd.soliq.uz/check?t=UZ1&r=2&c=3&s=4' };
+    expect(maskPaymeCodes(confirmation)).toEqual(confirmation);
   });
 
   it('titles a failed job with its reason, and a succeeded or retried one without a stale failure', () => {
@@ -70,11 +74,11 @@ describe('board view', () => {
       latency_ms: 12,
       code: '-31001',
       message: 'Payment not found',
-      provider_response: { is_success: false, error: { code: -31001 } },
+      provider_response: { is_success: false, error: { code: -31001 }, data: { qr_code: '50502044301381396427' } },
       terminal: true,
     });
     expect(describeAttempt(entry)).toBe(
-      '2025-01-02T03:04:05.000Z · HTTP 200 · rejected -31001 · Payment not found · 12 ms · ended the run\n    provider answer: {"is_success":false,"error":{"code":-31001}}',
+      '2025-01-02T03:04:05.000Z · HTTP 200 · rejected -31001 · Payment not found · 12 ms · ended the run\n    provider answer: {"is_success":false,"error":{"code":-31001},"data":{"qr_code":"5050************6427"}}',
     );
     expect(describeAttempt(encodeAttempt({ at: 'T', http_status: 'timeout', class: 'ambiguous', latency_ms: 300, code: 'timeout' }))).toBe('T · timeout · ambiguous timeout · 300 ms');
     expect(describeAttempt('Error: job stalled more than allowable limit\n    at x')).toBe('Error: job stalled more than allowable limit\n    at x');
