@@ -36,8 +36,8 @@ export function maskPaymeCode(value: string): string {
   return `${value.slice(0, 4)}${'*'.repeat(value.length - 8)}${value.slice(-4)}`;
 }
 
-/** A `qr_code` made of digits only is a customer's Payme code; a fiscal receipt's `qr_code` is an https URL. */
-const PAYME_CODE = /^\d{12,}$/;
+/** A `qr_code` made of digits only is a customer's Payme code (6 to 64 digits); a fiscal receipt's is an https URL. */
+const PAYME_CODE = /^\d+$/;
 
 /**
  * Returns a copy with every Payme code masked wherever it sits (seed 003: the charge request's `qr_code`, and the

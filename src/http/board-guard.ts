@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Provider } from '../config/env.js';
+import type { Provider } from '../domain/provider.js';
 import { providerOfRecordId } from '../domain/ids.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { ANONYMOUS_BOARD_USER } from './auth.js';

@@ -1,4 +1,5 @@
-import { isConfirmProvider } from '../providers/index.js';
+import type { ProviderKind } from '../domain/provider.js';
+import { findSpec } from '../providers/index.js';
 
 /**
  * What Bull Board may do to each queue (issue 15, CONTRACT §5). bull-board 9.10.1 has two switches per queue:
@@ -75,14 +76,12 @@ export function boardActionOf(method: string, route: string): BoardAction | 'unk
   return MUTATING_ROUTES[`${method} ${route}`] ?? 'unknown';
 }
 
-/** What a queue's jobs are, which decides its policy and its records' API path. */
-export type QueueKind = 'confirmation' | 'payment' | 'receipt';
+/** What a queue's jobs are (the provider registry's kind), which decides its policy and its records' API path. */
+export type QueueKind = ProviderKind;
 
 export function queueKind(provider: string): QueueKind {
-  if (isConfirmProvider(provider)) return 'confirmation';
-  if (provider === 'freedompay') return 'receipt';
-  // Payme Go, and any provider not classified here yet: the most careful policy (view only).
-  return 'payment';
+  // A queue the registry does not know gets the most careful policy (view only).
+  return findSpec(provider)?.kind ?? 'payment';
 }
 
 export interface QueuePolicy {

@@ -1,4 +1,4 @@
-import type { Provider } from '../config/env.js';
+import type { Provider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { Logger } from '../observability/logger.js';
 import type { DeadLetters } from '../workers/dead-letters.js';

@@ -3,17 +3,8 @@ import type { QueueAdapterOptions, QueueJobJson } from '@bull-board/api/typings/
 import type { Queue } from 'bullmq';
 import { decodeAttempts } from '../domain/attempt.js';
 import { maskPaymeCodes } from '../domain/personal-data.js';
+import { findSpec } from '../providers/index.js';
 import type { QueueKind, QueuePolicy } from './board-policy.js';
-
-/** How a provider's name reads on the board; a provider missing here shows under its queue name. */
-const PROVIDER_LABELS: Readonly<Record<string, string>> = {
-  payme: 'Payme',
-  uzum: 'Uzum',
-  anor: 'Anor',
-  click: 'Click',
-  payme_go: 'Payme Go',
-  freedompay: 'Freedom Pay',
-};
 
 interface KindView {
   one: string;
@@ -49,7 +40,7 @@ const KIND_VIEWS: Readonly<Record<QueueKind, KindView>> = {
 /** The Bull Board adapter of one provider queue: its policy's switches, its names, and how its jobs are shown. */
 export function boardAdapter(queue: Queue, policy: QueuePolicy): BullMQAdapter {
   const view = KIND_VIEWS[policy.kind];
-  const provider = PROVIDER_LABELS[queue.name] ?? queue.name;
+  const provider = findSpec(queue.name)?.title ?? queue.name;
   const options: Partial<QueueAdapterOptions> & { allowCompletedRetries: boolean } = {
     displayName: `${provider} ${view.many}`,
     description: `${provider} ${view.many}. ${view.description}`,

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import type { Provider } from '../config/env.js';
+import type { Provider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { Logger } from '../observability/logger.js';
 import type { DeadLetters } from '../workers/dead-letters.js';

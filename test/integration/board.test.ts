@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVIDERS } from '../../src/config/env.js';
+import { PROVIDERS } from '../../src/domain/provider.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 
 // Bull Board's HTTP API under the queues' board policies (issues 15 and 16): what each queue refuses, replays through

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROVIDERS } from '../../src/domain/provider.js';
 import { CLIENT_PHONE } from '../../src/sandbox/fixtures.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
@@ -134,7 +135,7 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     const badBoard = keep(await h.get('/admin/queues', { authorization: `Basic ${Buffer.from(`operator:${SECRETS.board_password}x`).toString('base64')}` }));
     expect(badBoard.status).toBe(401);
     const board = { authorization: `Basic ${Buffer.from(`operator:${SECRETS.board_password}`).toString('base64')}` };
-    for (const queue of ['uzum', 'payme', 'anor', 'payme_go', 'freedompay']) {
+    for (const queue of PROVIDERS) {
       for (const status of ['completed', 'failed']) {
         const res = keep(await h.get(`/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=50`, board), 'board');
         expect(res.status).toBe(200);

@@ -1,6 +1,6 @@
 import { appRoutes } from '@bull-board/api/dist/routes.js';
 import { describe, expect, it } from 'vitest';
-import { PROVIDERS } from '../../src/config/env.js';
+import { PROVIDERS } from '../../src/domain/provider.js';
 import { encodeAttempt } from '../../src/domain/attempt.js';
 import { maskPaymeCode, maskPaymeCodes } from '../../src/domain/personal-data.js';
 import { BOARD_ACTIONS, boardActionOf, queuePolicy } from '../../src/http/board-policy.js';
@@ -39,7 +39,7 @@ describe('board policy', () => {
   it('money queues: Payme Go is view only; Freedom Pay replays and pauses but never adds, edits or removes', () => {
     expect([...queuePolicy('payme_go').allowed]).toEqual([]);
     expect([...queuePolicy('freedompay').allowed].sort()).toEqual(['pause', 'retry', 'retry_all']);
-    for (const provider of ['payme', 'uzum', 'anor']) expect(queuePolicy(provider).allowed.size, provider).toBe(BOARD_ACTIONS.length);
+    for (const provider of ['payme', 'uzum', 'anor', 'click']) expect(queuePolicy(provider).allowed.size, provider).toBe(BOARD_ACTIONS.length);
     // A provider nobody classified yet gets the careful policy, not every button.
     expect(queuePolicy('newpay').readOnlyMode).toBe(true);
   });
@@ -54,6 +54,7 @@ describe('board view', () => {
     expect(data.qr_code).toBe('50502044301381396427'); // the job's own data is left alone
     const result = { charge: { result: { data: { qr_code: '50502244301381336427', client_phone_number: '998712565009' } } } };
     expect(maskPaymeCodes(result)).toEqual({ charge: { result: { data: { qr_code: '5050************6427', client_phone_number: '998*****5009' } } } });
+    expect(maskPaymeCodes({ qr_code: '123456' })).toEqual({ qr_code: '******' });
     const confirmation = { payment_id: 'p', qr_code: 'https://ofd.soliq.uz/check?t=UZ1&r=2&c=3&s=4' };
     expect(maskPaymeCodes(confirmation)).toEqual(confirmation);
   });
