@@ -29,7 +29,8 @@ describe('Bull Board in chromium', () => {
   beforeAll(async () => {
     if (missing) return;
     h = await startHarness({
-      env: { BOARD_USERNAME: USER, BOARD_PASSWORD: PASSWORD, RETRY_ATTEMPTS: '2', PROVIDER_TIMEOUT_MS: '300', CIRCUIT_THRESHOLD: '50' },
+      // A provider timeout long enough that a busy machine still gets the sandbox's 500s as answers, not timeouts.
+      env: { BOARD_USERNAME: USER, BOARD_PASSWORD: PASSWORD, RETRY_ATTEMPTS: '2', PROVIDER_TIMEOUT_MS: '3000', CIRCUIT_THRESHOLD: '50' },
     });
     browser = await launchChromium({ username: USER, password: PASSWORD });
   });
@@ -44,14 +45,15 @@ describe('Bull Board in chromium', () => {
     h.sandbox.program(pid, 's500');
     const id = (await h.post('/v1/confirmations', { provider: 'payme', payment_id: pid, qr_code: QR })).body.id as string;
     const rejected = (await h.post('/v1/confirmations', { provider: 'payme', payment_id: `reject_${uid()}`, qr_code: QR })).body.id as string;
-    await h.waitForState(id, 'dead');
+    const reason = (await h.waitForState(id, 'dead')).error?.message ?? '';
+    expect(reason).toMatch(/^gave up after 2 attempts; last: http_500/);
     await h.waitForState(rejected, 'dead');
 
     const page = await browser.context.newPage();
     await page.goto(`${h.url}/admin/queues/queue/payme?status=failed`);
     const card = jobCard(page, id);
     // The reason in the title, each provider call with its answer in the Error tab, the record linked.
-    await card.getByText('gave up after 2 attempts; last: http_500').waitFor();
+    await card.getByText(`Payme confirmation · ${reason}`).waitFor();
     await card.getByText('provider answer: {"error":{"code":500').first().waitFor();
     expect(await card.locator('a', { hasText: 'API record' }).getAttribute('href')).toBe(`/v1/confirmations/${id}`);
     await jobCard(page, rejected).getByText('rejected: -31001').waitFor();
