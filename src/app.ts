@@ -12,11 +12,14 @@ import { attachDeadline, type RequestDeadline } from './http/deadline.js';
 import { confirmationRoutes } from './http/routes/confirmations.js';
 import { paymentOpenApiPaths, paymentRoutes } from './http/routes/payments.js';
 import { receiptOpenApiPaths, receiptRoutes } from './http/routes/receipts.js';
+import { deadLetterRoutes } from './http/routes/dead-letters.js';
 import { healthRoutes } from './http/routes/health.js';
 import { buildOpenApi, openApiRoute } from './http/routes/openapi.js';
 import { createHttpServer } from './http/server.js';
 import { closeRedis, createRedis, type RedisClient } from './infra/redis.js';
 import { ProviderQueues } from './infra/queues.js';
+import { DeadLetters } from './operations/dead-letters.js';
+import { QueueCatalog } from './operations/queue-catalog.js';
 import { layoutOf } from './providers/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -54,6 +57,8 @@ export interface App {
   workers?: WorkerHost;
   /** The result callbacks queue (issue 17); its failed set is the callbacks' dead letters. */
   callbackQueue: Queue<CallbackJobData>;
+  /** Dead letters of every queue: the one path the API, the CLI and the board replay and remove them through. */
+  deadLetters: DeadLetters;
   /** Callback scheduling and delivery, in processes that run workers while callbacks are configured. */
   callbacks?: Callbacks;
   /** Listens (PORT for serve/api, METRICS_PORT for worker) and starts the workers; returns the base URL. */
@@ -77,6 +82,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const queues = new ProviderQueues(redis, layout);
   const records = new RecordStore(queues, redis);
   const callbackQueue = openCallbackQueue(redis, layout.auxiliaryPrefix(CALLBACK_QUEUE));
+  const catalog = new QueueCatalog(queues, callbackQueue);
+  const deadLetters = new DeadLetters({ catalog, redis, logger });
   const readiness = new ReadinessProbe(redis, metrics, logger, [...new Set(layout.all().map((ref) => layout.key(ref, 'readyz')))]);
   // On every (re)connection, the first included: Redis may be down at start-up or come back with another configuration.
   redis.on('ready', () => void readiness.checkEvictionPolicy());
@@ -92,12 +99,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     await http.register(async (v1) => {
       v1.decorateRequest('deadline', null as unknown as RequestDeadline);
       v1.addHook('onRequest', attachDeadline);
-      v1.addHook('onRequest', bearerAuth(config.apiTokens));
+      v1.addHook('onRequest', bearerAuth(config.apiTokens, config.apiTokenLabels));
       await v1.register(confirmationRoutes, { producer, records });
       await v1.register(paymentRoutes, { payments, records });
       await v1.register(receiptRoutes, { receipts, records });
+      await v1.register(deadLetterRoutes, { deadLetters });
     });
-    await registerBoard(http, [...queues.all(PROVIDERS), callbackQueue], config.board);
+    await registerBoard(http, { catalog, credentials: config.board, deadLetters });
     registerQueueGauges(metrics, queues, PROVIDERS, callbackQueue);
     await http.register(openApiRoute, buildOpenApi(confirmationSchema(config), { ...paymentOpenApiPaths(config), ...receiptOpenApiPaths(config) }));
   }
@@ -138,6 +146,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     producer,
     ...(workers ? { workers } : {}),
     callbackQueue,
+    deadLetters,
     ...(callbacks ? { callbacks } : {}),
     async start() {
       workers?.start(workerProviders);

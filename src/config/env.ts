@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { PROVIDERS, type Provider } from '../domain/provider.js';
 
@@ -161,6 +162,8 @@ export interface Config {
   port: number;
   metricsPort: number;
   apiTokens: readonly string[];
+  /** A name per token (`API_TOKENS=sales:<token>`), else a short digest of it: the `who` of the audit lines. */
+  apiTokenLabels: readonly string[];
   board: { username: string; password: string };
   fiscalbox: { baseUrl: string; token: string };
   freedompay: { baseUrl: string; merchantId: string; secretKey: string };
@@ -241,7 +244,7 @@ function parseConfig(env: NodeJS.ProcessEnv): { config?: Readonly<Config>; probl
     host: e.HOST,
     port: e.PORT,
     metricsPort: e.METRICS_PORT,
-    apiTokens: e.API_TOKENS,
+    ...labelledTokens(e.API_TOKENS),
     board: { username: e.BOARD_USERNAME, password: e.BOARD_PASSWORD },
     fiscalbox: { baseUrl: e.FISCALBOX_BASE_URL, token: e.FISCALBOX_TOKEN },
     freedompay: {
@@ -270,6 +273,23 @@ function parseConfig(env: NodeJS.ProcessEnv): { config?: Readonly<Config>; probl
     sandboxProviders: e.SANDBOX_PROVIDERS,
   };
   return { config: deepFreeze(config), problems: [] };
+}
+
+/**
+ * API_TOKENS entries are `<token>` or `<name>:<token>` (a name of letters, digits, `_`, `.` or `-`, up to 32): the name
+ * says in audit lines which client did something, without the token ever being written anywhere. An unnamed token is
+ * known by the first 8 hex digits of its sha256.
+ */
+function labelledTokens(entries: readonly string[]): { apiTokens: string[]; apiTokenLabels: string[] } {
+  const apiTokens: string[] = [];
+  const apiTokenLabels: string[] = [];
+  for (const entry of entries) {
+    const named = /^([A-Za-z0-9_.-]{1,32}):(.+)$/.exec(entry);
+    const token = named ? named[2]! : entry;
+    apiTokens.push(token);
+    apiTokenLabels.push(named ? named[1]! : `token-${createHash('sha256').update(token).digest('hex').slice(0, 8)}`);
+  }
+  return { apiTokens, apiTokenLabels };
 }
 
 /** A loopback host may run without credentials (CONTRACT §2); anything else must not. */

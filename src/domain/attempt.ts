@@ -6,7 +6,8 @@ export const HISTORY_LIMIT = 200;
 /** One provider call, as an operator sees it in a record's `history`. */
 export interface AttemptEntry {
   at: string; // ISO time the call started
-  http_status: number | 'timeout' | 'network';
+  /** The provider's HTTP status, `timeout`/`network` for a call without an answer, `none` when no call was made. */
+  http_status: number | 'timeout' | 'network' | 'none';
   class: OutcomeClass;
   latency_ms: number;
   code?: string;

@@ -27,6 +27,20 @@ export interface ConfirmationIntake {
   enqueue(body: unknown, options?: EnqueueOptions): Promise<EnqueueOutcome>;
   /** One outcome per body, in order; one bad item never rejects the others. */
   enqueueMany(bodies: readonly unknown[], options?: EnqueueOptions): Promise<EnqueueOutcome[]>;
+  /**
+   * Keeps a confirmation the product itself must make but that fails validation (the charge → confirm chain) as a
+   * record that ends dead at once with the reason, so an operator sees it and replays it once the cause is fixed.
+   */
+  hold(body: Record<string, unknown>, options: HoldOptions): Promise<{ id: string }>;
+  /** Validates a held confirmation again (on its replay): the job data to send, or why it still cannot be. */
+  revalidate(body: unknown): { ok: true; data: Record<string, unknown> } | { ok: false; problems: FieldProblem[] };
+}
+
+export interface HoldOptions {
+  links: Record<string, string>;
+  problems: FieldProblem[];
+  /** The record that needed this confirmation (its id names a held record that has no payment id). */
+  heldFor: string;
 }
 
 export interface PaymentIntake {

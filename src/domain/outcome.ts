@@ -12,7 +12,7 @@ export type FailureOutcome = Exclude<Outcome, { class: 'success' }>;
 
 export const success = (data: unknown): Outcome => ({ class: 'success', data });
 
-export const retryable = (code: string, message: string, extra: { retryAfterMs?: number; providerResponse?: unknown } = {}): Outcome => ({
+export const retryable = (code: string, message: string, extra: { retryAfterMs?: number; providerResponse?: unknown } = {}): FailureOutcome => ({
   class: 'retryable',
   code,
   message,
@@ -20,7 +20,7 @@ export const retryable = (code: string, message: string, extra: { retryAfterMs?:
 });
 
 /** `details`: what the provider said about each field, when it says it in a structured way (a code 7 message). */
-export const rejected = (code: string, message: string, providerResponse?: unknown, details?: unknown): Outcome => ({
+export const rejected = (code: string, message: string, providerResponse?: unknown, details?: unknown): FailureOutcome => ({
   class: 'rejected',
   code,
   message,
@@ -28,14 +28,14 @@ export const rejected = (code: string, message: string, providerResponse?: unkno
   ...(details === undefined ? {} : { details }),
 });
 
-export const clientError = (code: string, message: string, providerResponse?: unknown): Outcome => ({
+export const clientError = (code: string, message: string, providerResponse?: unknown): FailureOutcome => ({
   class: 'client_error',
   code,
   message,
   providerResponse,
 });
 
-export const ambiguous = (code: string, message: string, providerResponse?: unknown): Outcome => ({
+export const ambiguous = (code: string, message: string, providerResponse?: unknown): FailureOutcome => ({
   class: 'ambiguous',
   code,
   message,

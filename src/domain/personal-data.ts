@@ -8,17 +8,38 @@ export function maskPhone(value: string): string {
 }
 
 /**
- * Returns a copy of a provider body with personal data masked, so it can be stored in job data, records, logs and
- * the board. Only objects that contain a personal key are copied; everything else is returned as is.
+ * A customer's Payme code (seed 003 `qr_code`, a card-like number) → `5050************6427`: the first and last four
+ * digits tell support which code it was; the rest would let anyone who sees it charge the customer.
+ */
+export function maskPaymeCode(value: string): string {
+  if (value.length < 12) return '*'.repeat(value.length);
+  return `${value.slice(0, 4)}${'*'.repeat(value.length - 8)}${value.slice(-4)}`;
+}
+
+/** A `qr_code` made of digits only is a customer's Payme code (6 to 64 digits); a fiscal receipt's is an https URL. */
+const PAYME_CODE = /^\d+$/;
+
+/** What a personal value looks like once masked, or the value itself when the key holds nothing personal. */
+function masked(key: string, value: unknown): unknown {
+  if (PERSONAL_KEYS.has(key) && (typeof value === 'string' || typeof value === 'number')) return maskPhone(String(value));
+  // Seed 003: the charge answer's `data.qr_code` (the sandbox echoes the customer's code there).
+  if (key === 'qr_code' && typeof value === 'string' && PAYME_CODE.test(value)) return maskPaymeCode(value);
+  return value;
+}
+
+/**
+ * Returns a copy of a provider body with personal data masked (phone numbers, a customer's Payme code), so it can be
+ * stored in records, logs, callbacks and the board. Only objects that hold something personal are copied; everything
+ * else is returned as is. A charge's own job data keeps the code it needs to charge: it never passes through here,
+ * except on its way to the board.
  */
 export function maskPersonalData<T>(value: T): T {
   if (Array.isArray(value)) return value.map((item) => maskPersonalData(item)) as T;
   if (!value || typeof value !== 'object') return value;
   let copy: Record<string, unknown> | undefined;
   for (const [key, inner] of Object.entries(value)) {
-    let next = inner;
-    if (PERSONAL_KEYS.has(key) && (typeof inner === 'string' || typeof inner === 'number')) next = maskPhone(String(inner));
-    else if (inner && typeof inner === 'object') next = maskPersonalData(inner);
+    let next = masked(key, inner);
+    if (next === inner && inner && typeof inner === 'object') next = maskPersonalData(inner);
     if (next !== inner) {
       copy ??= { ...(value as Record<string, unknown>) };
       copy[key] = next;

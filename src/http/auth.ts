@@ -2,40 +2,74 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Compares digests, so neither the length nor the content of a configured secret leaks through timing. */
-function matchesAny(candidate: string, secrets: readonly Buffer[]): boolean {
-  const d = digest(candidate);
-  let matched = false;
-  for (const secret of secrets) matched = timingSafeEqual(d, secret) || matched;
-  return matched;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Bull Board user who sent the request (set by `basicAuth`): the `who` of the board's audit lines. */
+    boardUser?: string;
+    /** The label of the API token the request came with (set by `bearerAuth`): the `who` of the API's audit lines. */
+    apiClient?: string;
+  }
 }
+
+/** The API client when API_TOKENS is empty (loopback only, CONTRACT §2). */
+export const ANONYMOUS_API_CLIENT = 'anonymous';
+
+/** The board user when BOARD_USERNAME is empty (loopback only, CONTRACT §2). */
+export const ANONYMOUS_BOARD_USER = 'anonymous';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** RFC 9110 §11.1: auth scheme names are case-insensitive (CONTRACT §3: `Bearer` in any case). */
 const BEARER = /^bearer[ \t]+(.+)$/i;
 const BASIC = /^basic[ \t]+(.+)$/i;
 
-/** `Authorization: Bearer <token>` against API_TOKENS; several tokens so one can be rotated out. Empty = open (loopback only). */
-export function bearerAuth(tokens: readonly string[]) {
+/**
+ * `Authorization: Bearer <token>` against API_TOKENS; several tokens so one can be rotated out. Empty = open (loopback
+ * only). A request that passes carries its token's label (never the token) in `request.apiClient`.
+ */
+export function bearerAuth(tokens: readonly string[], labels: readonly string[] = []) {
   const secrets = tokens.map(digest);
   return async (request: FastifyRequest): Promise<void> => {
-    if (secrets.length === 0) return;
-    const token = BEARER.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? '';
-    if (!token || !matchesAny(token, secrets)) {
-      throw new ApiError('unauthorized', token ? 'the bearer token is not valid' : 'missing Authorization: Bearer <token>');
+    if (secrets.length === 0) {
+      request.apiClient = ANONYMOUS_API_CLIENT;
+      return;
     }
+    const token = BEARER.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? '';
+    const index = token ? matchingIndex(token, secrets) : -1;
+    if (index < 0) throw new ApiError('unauthorized', token ? 'the bearer token is not valid' : 'missing Authorization: Bearer <token>');
+    request.apiClient = labels[index] ?? `token-${index + 1}`;
   };
 }
 
-/** HTTP Basic for Bull Board from BOARD_USERNAME/BOARD_PASSWORD; empty = open (loopback only). */
+/**
+ * Which secret matches, comparing digests with every one of them, so neither the length nor the content of a
+ * configured secret, nor which one matched, leaks through timing.
+ */
+function matchingIndex(candidate: string, secrets: readonly Buffer[]): number {
+  const d = digest(candidate);
+  let found = -1;
+  secrets.forEach((secret, i) => {
+    if (timingSafeEqual(d, secret) && found < 0) found = i;
+  });
+  return found;
+}
+
+/**
+ * HTTP Basic for Bull Board from BOARD_USERNAME/BOARD_PASSWORD; empty = open (loopback only). A request that passes
+ * carries its user in `request.boardUser`.
+ */
 export function basicAuth(username: string, password: string) {
   const expected = username ? [digest(`${username}:${password}`)] : [];
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (expected.length === 0) return;
+    if (expected.length === 0) {
+      request.boardUser = ANONYMOUS_BOARD_USER;
+      return;
+    }
     const encoded = BASIC.exec(request.headers.authorization ?? '')?.[1]?.trim();
     const given = encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
-    if (!given || !matchesAny(given, expected)) {
+    if (given && matchingIndex(given, expected) >= 0) {
+      request.boardUser = username;
+    } else {
       // Answered here, not thrown: Bull Board's plugin has an error handler of its own that would turn it into a 500.
       const error = new ApiError('unauthorized', 'Bull Board needs valid HTTP Basic credentials');
       await reply.status(error.status).header('www-authenticate', 'Basic realm="fiscal-worker board", charset="UTF-8"').send(error.body());

@@ -10,6 +10,8 @@ export const ERRORS = {
   missing_idempotency_key: 400,
   invalid_idempotency_key: 400,
   unauthorized: 401,
+  // Authenticated, but the action is not allowed here (a Bull Board action a queue's policy forbids).
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

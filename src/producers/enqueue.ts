@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { Config } from '../config/env.js';
-import type { ConfirmationIntake, EnqueueOptions, EnqueueOutcome } from '../domain/enqueue.js';
+import type { ConfirmationIntake, EnqueueOptions, EnqueueOutcome, HoldOptions } from '../domain/enqueue.js';
 import { recordId } from '../domain/ids.js';
 import type { ConfirmationJobData, ConfirmationRequest } from '../domain/jobs.js';
-import { fieldProblems } from '../domain/problems.js';
+import { fieldProblems, type FieldProblem } from '../domain/problems.js';
 import { isProvider } from '../domain/provider.js';
 import type { QueueRef } from '../infra/layout.js';
 import type { ProviderQueues } from '../infra/queues.js';
@@ -53,6 +53,31 @@ export class ConfirmationProducer implements ConfirmationIntake {
   async enqueue(body: unknown, options: EnqueueOptions = {}): Promise<EnqueueOutcome> {
     const [outcome] = await this.enqueueMany([body], options);
     return outcome!;
+  }
+
+  revalidate(body: unknown): { ok: true; data: Record<string, unknown> } | { ok: false; problems: FieldProblem[] } {
+    const checked = this.validate(body);
+    if (!checked.ok) return { ok: false, problems: checked.outcome.result === 'invalid' ? checked.outcome.problems : [] };
+    return { ok: true, data: jobData(checked.input, undefined) };
+  }
+
+  /**
+   * A held confirmation (the charge → confirm chain could not make a valid one, issue 15): a job of the provider's
+   * queue carrying what was known and why it was refused; its processor ends it dead at once, and a replay validates
+   * it again. Its id is the payment's when there is one, so a repeat of the chain finds it; else it names the record
+   * it was held for.
+   */
+  async hold(body: Record<string, unknown>, options: HoldOptions): Promise<{ id: string }> {
+    const provider = typeof body.provider === 'string' && isProvider(body.provider) ? body.provider : undefined;
+    if (!provider) throw new Error(`cannot hold a confirmation for provider ${String(body.provider)}`);
+    const paymentId = typeof body.payment_id === 'string' && body.payment_id ? body.payment_id : undefined;
+    const id = recordId(provider, paymentId ?? `held-for-${options.heldFor}`);
+    const ref = this.deps.queues.layout.queueOfRecord(id)!;
+    const queue = this.deps.queues.queue(ref);
+    const { provider: _provider, ...fields } = body;
+    const data = { ...fields, links: options.links, held: { problems: options.problems } };
+    await runTransaction(queue, (multi) => addJobTo(multi, queue, 'confirm', data, id));
+    return { id };
   }
 
   /** Each body gets its own outcome; one bad item never rejects the others. */

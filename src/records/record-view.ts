@@ -33,7 +33,8 @@ export function toRecordView(job: Job, jobState: Awaited<ReturnType<Job['getStat
     // The id names the provider; the queue may be one of its shards.
     provider: providerOfRecordId(job.id!),
     state,
-    attempts: history.filter((h) => h.code !== 'worker_error').length,
+    // Provider calls made (CONTRACT §3): not a crash of ours, not a refusal made without a call.
+    attempts: history.filter((h) => h.code !== 'worker_error' && h.http_status !== 'none').length,
     created_at: new Date(job.timestamp).toISOString(),
     finished_at: job.finishedOn && (state === 'succeeded' || state === 'dead') ? new Date(job.finishedOn).toISOString() : null,
     result: result?.data ?? null,

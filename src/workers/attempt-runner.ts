@@ -2,7 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Config } from '../config/env.js';
 import type { Provider } from '../domain/provider.js';
 import { attemptsInRun, decodeAttempts, hadLostAnswer, type AttemptEntry } from '../domain/attempt.js';
-import { retryable, type Outcome } from '../domain/outcome.js';
+import { retryable, type FailureOutcome, type Outcome } from '../domain/outcome.js';
 import type { JobResult } from '../domain/record.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -100,6 +100,24 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
 
   await ctx.circuit.recordAnswer(job.id!);
   entry.terminal = true;
+  throw new DeadLetter(entry, `${outcome.class}: ${outcome.code}: ${outcome.message}`);
+}
+
+/**
+ * Ends the job as a dead letter without calling the provider (a charge that may already have been made and was not
+ * replayed with force, issue 15): one terminal entry saying why, no attempt counted, no metric of provider calls.
+ */
+export function refuseWithoutCall(ctx: AttemptContext, job: Job, outcome: FailureOutcome): never {
+  const entry: AttemptEntry = {
+    at: new Date().toISOString(),
+    http_status: 'none',
+    class: outcome.class,
+    latency_ms: 0,
+    code: outcome.code,
+    message: outcome.message,
+    terminal: true,
+  };
+  ctx.logger.warn({ job_id: job.id, provider: ctx.provider, class: outcome.class, code: outcome.code }, 'job dead-lettered without a provider call');
   throw new DeadLetter(entry, `${outcome.class}: ${outcome.code}: ${outcome.message}`);
 }
 

@@ -1,6 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import { decodeAttempts, type AttemptEntry } from '../domain/attempt.js';
 import type { ReceiptJobData } from '../domain/jobs.js';
+import { receiptDifference } from '../domain/receipt-totals.js';
 import { clientError } from '../domain/outcome.js';
 import type { JobResult } from '../domain/record.js';
 import {
@@ -97,6 +98,14 @@ async function lookUp(ctx: AttemptContext, client: FreedomPayClient, job: Job<Re
   if (!receipt) {
     await recordStep(job, listed.attempt);
     return undefined;
+  }
+  // Adopted only when it is this sale's receipt: same total, same positions (issue 15). Otherwise a person looks.
+  const difference = receiptDifference(job.data, receipt);
+  if (difference) {
+    const what = difference.provider.total === difference.request.total ? `its positions (${difference.provider.positions.join('; ')})` : `its total ${difference.provider.total} (this request: ${difference.request.total})`;
+    const message = `freedompay already has receipt ${receiptIdOf(receipt)} for payment_id ${paymentId} (${job.data.operation_type}), but ${what} differ from this request; it was not adopted`;
+    const entry: AttemptEntry = { ...listed.attempt, class: 'rejected', code: 'receipt_mismatch', message, provider_response: difference, terminal: true };
+    throw new DeadLetter(entry, `rejected: receipt_mismatch: ${message}`);
   }
   return { data: receipt, attempt: listed.attempt };
 }

@@ -4,8 +4,6 @@ import type { LookupFunction } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCallbackAttempts } from '../../src/callbacks/attempts.js';
 import { verifyCallback } from '../../src/callbacks/signature.js';
-import type { Logger } from '../../src/observability/logger.js';
-import { DeadLetters } from '../../src/workers/dead-letters.js';
 import { selfSignedCertificate, startReceiver, type Receiver } from '../helpers/callback-receiver.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { parsePrometheusText, sumSamples } from '../helpers/prom-text.js';
@@ -161,8 +159,8 @@ describe('result callbacks', () => {
     const firstBodies = r.received.map((c) => c.body);
 
     r.respond = () => 200;
-    const deadLetters = new DeadLetters({ queues: h.app.queues, logger: h.app.http.log as unknown as Logger, callbacks: h.app.callbackQueue });
-    expect(await deadLetters.replayDeadLetter(eventIds[0]!)).toEqual({ id: eventIds[0], replayed: true });
+    const replay = (id: string, force = false) => h.app.deadLetters.replay({ ids: [id], force, actor: { via: 'api', name: 'test' } });
+    expect(await replay(eventIds[0]!)).toEqual({ replayed: 1, skipped: [] });
     const board = await fetch(`${h.url}/admin/queues/api/queues/callbacks/${encodeURIComponent(eventIds[1]!)}/retry`, {
       method: 'PUT',
       headers: { authorization: `Basic ${Buffer.from('ops:board-pw').toString('base64')}` },
@@ -173,7 +171,7 @@ describe('result callbacks', () => {
     // The same events, the same bytes, signed afresh.
     expect(r.received.slice(2).map((c) => c.eventId).sort()).toEqual([...eventIds].sort());
     expect(r.received.slice(2).map((c) => c.body).sort()).toEqual([...firstBodies].sort());
-    expect(await deadLetters.replayDeadLetter(eventIds[0]!)).toMatchObject({ replayed: false, reason: 'not_dead' });
+    expect((await replay(eventIds[0]!)).skipped).toMatchObject([{ reason: 'not_dead' }]);
   });
 
   it('refuses a callback_url at enqueue with a clear 400 naming the field', async () => {

@@ -4,8 +4,6 @@ import { freePort } from '../../src/infra/redis-server.js';
 import type { PaymentJobData } from '../../src/domain/jobs.js';
 import { paymentFingerprint, paymentRecordId } from '../../src/producers/payments.js';
 import { startSandbox } from '../../src/sandbox/server.js';
-import type { Logger } from '../../src/observability/logger.js';
-import { DeadLetters } from '../../src/workers/dead-letters.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 
 // Payme Go (seed 003) over real HTTP against the sandbox, on real Redis: money moves at most once.
@@ -84,18 +82,19 @@ describe('Payme Go charges against the sandbox', () => {
     h.sandbox.program(customer, 'hangx1');
     const { body } = await charge(newKey(), { amount: 700, qr_code: customer });
     expect(body.error.kind).toBe('ambiguous');
-    const deadLetters = new DeadLetters({ queues: h.app.queues, logger: h.app.http.log as unknown as Logger });
+    const replay = (id: string, force = false) => h.app.deadLetters.replay({ ids: [id], force, actor: { via: 'api', name: 'test' } });
 
-    expect(await deadLetters.replayDeadLetter(body.id)).toMatchObject({ replayed: false, reason: 'needs_force' });
+    expect((await replay(body.id)).skipped).toMatchObject([{ reason: 'needs_force' }]);
     expect(goCalls(customer)).toHaveLength(1);
-    expect(h.logs.lines.some((l) => l.includes('"audit":"replay_refused"') && l.includes(body.id))).toBe(true);
+    const audits = () => h.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.audit);
+    expect(audits().at(-1)).toMatchObject({ audit: 'replay', actor: { via: 'api', name: 'test' }, force: false, replayed: 0, skipped_ids: [{ id: body.id, reason: 'needs_force' }] });
 
-    expect(await deadLetters.replayDeadLetter(body.id, { force: true })).toEqual({ id: body.id, replayed: true });
+    expect(await replay(body.id, true)).toEqual({ replayed: 1, skipped: [] });
     const record = await h.waitForState(body.id, 'succeeded');
     expect(goCalls(customer)).toHaveLength(2);
     expect(record.history.map((e) => e.class)).toEqual(['ambiguous', 'success']);
-    const audit = h.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.audit === 'replay' && l.id === body.id);
-    expect(audit).toMatchObject({ audit: 'replay', id: body.id, force: true, provider: 'payme_go' });
+    expect(audits().find((l) => l.audit === 'forced_replay')).toMatchObject({ actor: { via: 'api', name: 'test' }, ids: [body.id], queue: 'payme_go' });
+    expect(audits().at(-1)).toMatchObject({ audit: 'replay', force: true, replayed: 1, ids: [body.id] });
   });
 
   it('counts calls under the payme_go provider label (CONTRACT §6)', async () => {

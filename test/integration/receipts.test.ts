@@ -1,7 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/observability/logger.js';
-import { DeadLetters } from '../../src/workers/dead-letters.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 // Freedom Pay receipts (seed 004) over real HTTP against the sandbox, which checks every request's JWS signature.
@@ -74,8 +72,8 @@ describe('Freedom Pay receipts against the sandbox', () => {
     const dead = await h.waitForState(body.id, 'dead');
     expect(dead.error).toMatchObject({ kind: 'rejected', code: '5001', message: expect.stringMatching(/Fiscal storage rejected the receipt/) });
 
-    const deadLetters = new DeadLetters({ queues: h.app.queues, logger: h.app.http.log as unknown as Logger });
-    expect(await deadLetters.replayDeadLetter(body.id)).toEqual({ id: body.id, replayed: true });
+    const replay = (id: string, force = false) => h.app.deadLetters.replay({ ids: [id], force, actor: { via: 'api', name: 'test' } });
+    expect(await replay(body.id)).toEqual({ replayed: 1, skipped: [] });
     const record = await h.waitForState(body.id, 'succeeded');
     expect(h.sandbox.receipts(pid).map((r) => r.status)).toEqual(['failed', 'registered']);
     expect((record.result as { receipt_id: string }).receipt_id).toBe(h.sandbox.receipts(pid)[1]!.receipt_id);

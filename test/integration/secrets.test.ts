@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PROVIDERS } from '../../src/domain/provider.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { closeRedis, createRedis, UnavailableError } from '../../src/infra/redis.js';
 import { freePort, startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
@@ -30,9 +31,18 @@ const SECRETS = {
   phone: CLIENT_PHONE, // seeds 001 and 003: what Uzum and Payme Go answer as client_phone_number
 };
 const MERCHANT = '542088';
+/**
+ * Personal data the product must keep on the job to do its work (the customer's Payme code to charge it, seed 003; a
+ * receipt's customer phone to send it, seed 004), so it is in Redis; everywhere else (logs, metrics, API answers,
+ * Bull Board) it never appears in clear.
+ */
+const KEPT_ON_JOB = {
+  payme_code: `5050${String(Date.now()).slice(-9)}${randomUUID().replace(/\D/g, '').padEnd(7, '7').slice(0, 7)}`,
+  customer_phone: `99890${String(Date.now()).slice(-7)}`,
+};
 
-function leaks(text: string): string[] {
-  return Object.entries(SECRETS)
+function leaks(text: string, secrets: Record<string, string> = { ...SECRETS, ...KEPT_ON_JOB }): string[] {
+  return Object.entries(secrets)
     .filter(([, secret]) => text.includes(secret) || text.includes(Buffer.from(secret).toString('base64')))
     .map(([name]) => name);
 }
@@ -43,6 +53,8 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
   let h: Harness;
   /** Every HTTP answer the test got, as text: records, errors, the board's API. */
   const answers: string[] = [];
+  /** The board's answers among them. */
+  const boardAnswers: string[] = [];
 
   beforeAll(async () => {
     sandbox = await startSandbox({ fiscalboxToken: SECRETS.fiscalbox_token, freedompay: { merchantId: MERCHANT, secretKey: SECRETS.freedompay_secret_key } });
@@ -72,8 +84,10 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     await sandbox?.close();
   });
 
-  const keep = <T extends { status: number; body: unknown }>(res: T): T => {
-    answers.push(typeof res.body === 'string' ? res.body : JSON.stringify(res.body));
+  const keep = <T extends { status: number; body: unknown }>(res: T, from: 'api' | 'board' = 'api'): T => {
+    const text = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
+    answers.push(text);
+    if (from === 'board') boardAnswers.push(text);
     return res;
   };
 
@@ -98,19 +112,24 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
 
     // Payme Go (seed 003 answers the phone too) with its follow-up confirmation, and a Freedom Pay receipt (signed
     // with the secret key on every call).
-    const charge = keep(await h.post('/v1/payments/payme?wait=0', { amount: 1000, qr_code: '50502044301381396427', fiscal_qr_code: QR }, { 'idempotency-key': `charge-${run}` }));
+    const charge = keep(await h.post('/v1/payments/payme?wait=0', { amount: 1000, qr_code: KEPT_ON_JOB.payme_code, fiscal_qr_code: QR }, { 'idempotency-key': `charge-${run}` }));
     expect([200, 202]).toContain(charge.status);
+    // A charge that dead-letters, so the code is also on the board's failed list.
+    sandbox.program(KEPT_ON_JOB.payme_code.replace(/^5050/, '5051'), 'reject');
+    const refused = keep(await h.post('/v1/payments/payme?wait=0', { amount: 1000, qr_code: KEPT_ON_JOB.payme_code.replace(/^5050/, '5051') }, { 'idempotency-key': `refused-${run}` }));
+    expect([200, 202]).toContain(refused.status);
     const receipt = keep(
       await h.post('/v1/receipts/freedompay', {
         payment_id: `fp-${run}`,
         operation_type: 'sell',
+        customer: { phone: KEPT_ON_JOB.customer_phone },
         positions: [{ name: 'Tea', price: 100, quantity: 1 }],
         settlements: [{ type: 'cashless', sum: 100 }],
       }),
     );
     expect([200, 202]).toContain(receipt.status);
 
-    const records = await Promise.all([...ids, charge.body.id, receipt.body.id].map((id: string) => h.waitForState(id, ['succeeded', 'dead'], 20_000)));
+    const records = await Promise.all([...ids, charge.body.id, refused.body.id, receipt.body.id].map((id: string) => h.waitForState(id, ['succeeded', 'dead'], 20_000)));
     for (const record of records) answers.push(JSON.stringify(record));
     // The secrets were really in use: FiscalBox took the token, Freedom Pay the signature.
     expect(records.filter((r) => r.provider === 'uzum' && r.state === 'succeeded').length).toBeGreaterThanOrEqual(7);
@@ -130,13 +149,19 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     const badBoard = keep(await h.get('/admin/queues', { authorization: `Basic ${Buffer.from(`operator:${SECRETS.board_password}x`).toString('base64')}` }));
     expect(badBoard.status).toBe(401);
     const board = { authorization: `Basic ${Buffer.from(`operator:${SECRETS.board_password}`).toString('base64')}` };
-    for (const queue of ['uzum', 'payme', 'anor', 'payme_go', 'freedompay', 'callbacks']) {
+    for (const queue of [...PROVIDERS, 'callbacks']) {
       for (const status of ['completed', 'failed']) {
-        const res = keep(await h.get(`/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=50`, board));
+        const res = keep(await h.get(`/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=50`, board), 'board');
         expect(res.status).toBe(200);
       }
     }
-    keep(await h.get('/admin/queues/api/redis/stats', board));
+    // Each money job as the board's job page reads it: the Payme code and the customer's phone masked.
+    for (const [queue, id] of [['payme_go', charge.body.id], ['payme_go', refused.body.id], ['freedompay', receipt.body.id]]) {
+      const res = keep(await h.get(`/admin/queues/api/queues/${queue}/${encodeURIComponent(id)}`, board), 'board');
+      expect(res.status).toBe(200);
+      expect(JSON.stringify(res.body.job.data)).toMatch(queue === 'payme_go' ? /"qr_code":"505[01]\*{12}\d{4}"/ : /"phone":"998\*+\d{4}"/);
+    }
+    keep(await h.get('/admin/queues/api/redis/stats', board), 'board');
     keep(await h.get(`/v1/confirmations?payment_id=ok-${run}-0`));
     keep(await h.get('/v1/confirmations/uzum.nope'));
     keep(await h.post('/v1/confirmations', 'not json'));
@@ -165,7 +190,15 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
 
   it('no secret and no phone number in any API answer, errors and Bull Board included', () => {
     expect(answers.length).toBeGreaterThan(20);
-    for (const text of answers) expect(leaks(text), text.slice(0, 300)).toEqual([]);
+    const { payme_code: _kept, ...others } = { ...SECRETS, ...KEPT_ON_JOB };
+    for (const text of answers) expect(leaks(text, others), text.slice(0, 300)).toEqual([]);
+  });
+
+  it('Bull Board shows no Payme code and no customer phone in clear, though both are kept on their jobs', () => {
+    expect(boardAnswers.length).toBeGreaterThan(10);
+    // The board read the money jobs (the masked forms are asserted where they were fetched).
+    expect(boardAnswers.join('\n')).toContain(`${KEPT_ON_JOB.payme_code.slice(0, 4)}************`);
+    for (const text of boardAnswers) expect(leaks(text), text.slice(0, 300)).toEqual([]);
   });
 
   it('no secret and no phone number anywhere in Redis under the prefix', async () => {
@@ -173,7 +206,7 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     expect(dump.size).toBeGreaterThan(20);
     // The dump reached the stored results: the phone is there, masked.
     expect([...dump.values()].join('\n')).toContain('998*****5009');
-    for (const [key, text] of dump) expect(leaks(text), key).toEqual([]);
+    for (const [key, text] of dump) expect(leaks(text, SECRETS), key).toEqual([]);
     process.stdout.write(`secrets summary ${JSON.stringify({ log_lines: h.logs.lines.length, api_answers: answers.length, redis_keys: dump.size })}\n`);
   });
 

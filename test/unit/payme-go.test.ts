@@ -13,10 +13,11 @@ const network = (code: string, requestSent: boolean): ProviderAnswer => ({ kind:
 const withData = (data: Record<string, unknown>) => ({ ...PAYME_GO_SUCCESS, data: { ...PAYME_GO_SUCCESS.data, ...data } });
 
 describe('classifyPaymeGo (seed 003, at most once)', () => {
-  it('the seed success body is success, with the client phone number masked', () => {
+  it('the seed success body is success, with the client phone number and the Payme code masked', () => {
     const outcome = classifyPaymeGo(http(200, PAYME_GO_SUCCESS));
-    expect(outcome).toEqual({ class: 'success', data: { ...PAYME_GO_SUCCESS.data, client_phone_number: '998*****5009' } });
+    expect(outcome).toEqual({ class: 'success', data: { ...PAYME_GO_SUCCESS.data, client_phone_number: '998*****5009', qr_code: '5050************6427' } });
     expect(JSON.stringify(outcome)).not.toContain('998712565009');
+    expect(JSON.stringify(outcome)).not.toContain(PAYME_GO_SUCCESS.data.qr_code);
   });
 
   it('the seed error body (is_success false, HTTP 200) is rejected with the provider code and message', () => {
