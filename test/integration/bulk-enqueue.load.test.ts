@@ -1,0 +1,222 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordId } from '../../src/domain/ids.js';
+import { freePort, startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
+import type { Reject } from '../../src/producers/bulk-rejects.js';
+import { writeBulkFile, type BulkFile } from '../helpers/bulk-file.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { QueueReader, spawnServe, type ServeProcess } from '../helpers/serve-process.js';
+
+/**
+ * Issue 16, bulk enqueue at size: `fiscal-worker enqueue` as a real child process on a 100,000-line file with
+ * invalid, not-JSON, too-long, blank, duplicate and conflicting lines mixed in (test/helpers/bulk-file.ts).
+ * - local mode: exact counts, the rejects file, one job per accepted line, a re-run all duplicates, and peak RSS
+ *   for N and N/10 lines under the same heap ceiling (flat: memory does not grow with the file);
+ * - `--url` mode: the `api` process SIGKILLed and later SIGTERMed mid-file and restarted; every accepted line ends
+ *   as exactly one job, and the provider (sandbox, behind in-process workers) sees each payment exactly once.
+ * Heavy, so behind FISCAL_LOAD_TEST=1 like load.test.ts (`.ci/run` sets it); FISCAL_BULK_N sets N. Figures:
+ * docs/RELIABILITY.md "Bulk import".
+ */
+
+const ENABLED = process.env.FISCAL_LOAD_TEST === '1';
+const N = Number(process.env.FISCAL_BULK_N ?? 100_000);
+const TOKEN = 'bulk-load-token-51c0e2';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The same V8 old-space ceiling for both sizes: without one V8 lets garbage pile up to a few hundred MiB before a
+ * full collection, whatever the file's length, and peak RSS then measures V8's patience, not what the CLI keeps.
+ */
+const HEAP_CEILING_MB = 96;
+/** Keeping every line's text and parsed value would cost ≥ 30 MiB at 100,000 lines; noise between runs is ~5 MiB. */
+const FLAT_MARGIN_MIB = 24;
+
+const uid = () => randomUUID().slice(0, 8);
+const summary = (c: BulkFile['expected']) => `created ${c.created}, duplicate ${c.duplicate}, conflict ${c.conflict}, invalid ${c.invalid}\n`;
+
+interface CliRun {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+function startEnqueue(args: string[], env: Record<string, string>): CliRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'enqueue', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run: CliRun = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+  child.stdout!.on('data', (c: Buffer) => (run.stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (run.stderr += c.toString()));
+  return run;
+}
+
+async function enqueue(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; rate: number; rssMiB: number }> {
+  const run = startEnqueue(args, env);
+  const code = await run.exited;
+  const closing = /^enqueue: \d+ lines in [\d.]+ s \((\d+) lines\/s\).*peak RSS (\d+) MiB$/m.exec(run.stderr);
+  if (!closing) throw new Error(`no closing line (exit ${code}): ${run.stderr}`);
+  return { code, stdout: run.stdout, stderr: run.stderr, rate: Number(closing[1]), rssMiB: Number(closing[2]) };
+}
+
+async function rejectedLines(path: string): Promise<number[]> {
+  return (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as Reject).line);
+}
+
+async function until(what: string, ready: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const totalJobs = async (reader: QueueReader) => Object.values(await reader.counts()).reduce((s, n) => s + n, 0);
+
+describe.skipIf(!ENABLED)(`bulk enqueue: ${N} lines`, () => {
+  let redis: ThrowawayRedis;
+  let dir: string;
+  let big: BulkFile;
+  const figures: Record<string, unknown> = { n: N };
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    dir = await mkdtemp(join(tmpdir(), 'bulk-load-'));
+    big = await writeBulkFile(join(dir, 'big.ndjson'), N, uid());
+  }, 60_000);
+  afterAll(async () => {
+    process.stdout.write(`bulk enqueue figures ${JSON.stringify(figures)}\n`);
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('local: exact counts and rejects, one job per accepted line, flat peak RSS, a re-run all duplicates', async () => {
+    const prefix = `bulk-${uid()}`;
+    const capped = { REDIS_URL: redis.url, NODE_OPTIONS: `--max-old-space-size=${HEAP_CEILING_MB}` };
+    const reader = new QueueReader(redis.url, prefix);
+    try {
+      // Rates as a user sees them: no heap ceiling.
+      const first = await enqueue([big.path], { REDIS_URL: redis.url, QUEUE_PREFIX: prefix });
+      expect(first.stdout).toBe(summary(big.expected));
+      expect(first.code).toBe(1);
+      expect(await rejectedLines(`${big.path}.rejects.ndjson`)).toEqual(big.rejected);
+      // No workers: every accepted line waits as exactly one job.
+      expect(await reader.counts()).toMatchObject({ waiting: big.accepted.length, active: 0, delayed: 0, completed: 0, failed: 0 });
+      const sample = big.accepted.filter((_, i) => i % 997 === 0);
+      const states = await reader.states(sample.map((a) => recordId(a.provider, a.key)));
+      expect([...states.values()].every((s) => s === 'waiting')).toBe(true);
+
+      const again = await enqueue([big.path], { REDIS_URL: redis.url, QUEUE_PREFIX: prefix });
+      expect(again.stdout).toBe(summary({ ...big.expected, created: 0, duplicate: big.expected.created + big.expected.duplicate }));
+      expect(again.code).toBe(1);
+      expect((await reader.counts()).waiting).toBe(big.accepted.length);
+
+      // Peak RSS, N lines against N/10, both new on prefixes of their own, under the same heap ceiling.
+      const small = await writeBulkFile(join(dir, 'small.ndjson'), Math.round(N / 10), uid());
+      const tenth = await enqueue([small.path], { ...capped, QUEUE_PREFIX: `bulk-${uid()}` });
+      expect(tenth.stdout).toBe(summary(small.expected));
+      const whole = await enqueue([big.path], { ...capped, QUEUE_PREFIX: `bulk-${uid()}` });
+      expect(whole.stdout).toBe(summary(big.expected));
+      Object.assign(figures, {
+        local_lines_per_s: first.rate,
+        local_rerun_lines_per_s: again.rate,
+        peak_rss_mib_no_ceiling: { [`${N}_lines`]: first.rssMiB, [`${N}_lines_rerun`]: again.rssMiB },
+        [`peak_rss_mib_heap_ceiling_${HEAP_CEILING_MB}mb`]: { [`${small.lines}_lines`]: tenth.rssMiB, [`${N}_lines`]: whole.rssMiB },
+        local_lines_per_s_heap_ceiling: whole.rate,
+      });
+      expect(whole.rssMiB).toBeLessThan(tenth.rssMiB + FLAT_MARGIN_MIB);
+    } finally {
+      await reader.close();
+    }
+  }, 10 * 60_000);
+
+  it('--url: the api SIGKILLed and SIGTERMed mid-file and restarted; every line counted once, every payment one job and one provider call', async () => {
+    const prefix = `bulk-${uid()}`;
+    const port = await freePort();
+    const apiEnv = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0', API_TOKENS: TOKEN, LOG_LEVEL: 'info' };
+    let api: ServeProcess = await spawnServe(apiEnv, 'api');
+    // Workers in this process, against the sandbox: the provider side of "doubling nothing".
+    // A provider timeout far above what a starved sandbox takes: a timed-out call is repeated by design
+    // (at-least-once, README), and would be counted here as a doubled payment that the import did not cause.
+    const workers: Harness = await startHarness({
+      mode: 'worker',
+      env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '100', PROVIDER_TIMEOUT_MS: '30000', LOG_LEVEL: 'warn' },
+    });
+    const reader = new QueueReader(redis.url, prefix);
+    const rejectsPath = join(dir, 'url.rejects.ndjson');
+    const cli = startEnqueue([big.path, '--url', `http://127.0.0.1:${port}`, '--token', TOKEN, '--rejects', rejectsPath, '--retry-for', '120'], {});
+    const notices = () => (cli.stderr.match(/not acknowledged/g) ?? []).length;
+    const accepted = big.accepted.length;
+    try {
+      const started = Date.now();
+      // 1. SIGKILL: requests in flight get no answer (some were stored, some not); the CLI sends them again.
+      await until('a quarter of the jobs', async () => cli.child.exitCode !== null || (await totalJobs(reader)) >= accepted / 4, 120_000);
+      const beforeKill = notices();
+      await api.stop('SIGKILL');
+      await until('the CLI to notice the api is gone', () => notices() > beforeKill || cli.child.exitCode !== null, 30_000);
+      api = await spawnServe(apiEnv, 'api');
+      // 2. SIGTERM: the api finishes what it took and refuses the rest (CONTRACT §1), then comes back.
+      await until('60 % of the jobs', async () => cli.child.exitCode !== null || (await totalJobs(reader)) >= accepted * 0.6, 120_000);
+      const beforeStop = notices();
+      expect((await api.stop('SIGTERM')).code).toBe(0);
+      await until('the CLI to notice the api stopped', () => notices() > beforeStop || cli.child.exitCode !== null, 30_000);
+      api = await spawnServe(apiEnv, 'api');
+
+      const code = await cli.exited;
+      const seconds = (Date.now() - started) / 1000;
+      expect(cli.stderr).not.toContain(TOKEN);
+      expect(code, cli.stderr).toBe(1);
+      const counts = /^created (\d+), duplicate (\d+), conflict (\d+), invalid (\d+)$/m.exec(cli.stdout)!.slice(1).map(Number) as [number, number, number, number];
+      const [created, duplicate, conflict, invalid] = counts;
+      // Every non-blank line counted once; invalid and conflicts exact. A line whose first attempt was stored but
+      // not answered is reported duplicate by the attempt that was answered, so only the sum is exact.
+      expect(created + duplicate + conflict + invalid).toBe(N - big.blank);
+      expect(invalid).toBe(big.expected.invalid);
+      expect(conflict).toBe(big.expected.conflict);
+      expect(created + duplicate).toBe(big.expected.created + big.expected.duplicate);
+      expect(created).toBeLessThanOrEqual(accepted);
+      expect(await rejectedLines(rejectsPath)).toEqual(big.rejected);
+
+      // Product side: exactly one job per accepted line, each called once at the provider.
+      const drainedMs = await reader.waitUntilDrained(accepted, 5 * 60_000);
+      const jobs = await reader.counts();
+      expect(jobs.completed + jobs.failed).toBe(accepted);
+      expect(jobs.failed).toBe(0);
+      const calls = new Map<string, number>();
+      for (const call of workers.sandbox.calls()) calls.set(call.key, (calls.get(call.key) ?? 0) + 1);
+      expect(calls.size).toBe(accepted);
+      const twice = [...calls].filter(([, n]) => n !== 1);
+      const why = await Promise.all(twice.slice(0, 3).map(async ([key]) => workers.app.records.get(recordId(big.accepted.find((a) => a.key === key)!.provider, key))));
+      expect(twice, JSON.stringify(why)).toEqual([]);
+      for (const { key } of big.accepted) expect(calls.has(key), key).toBe(true);
+
+      const closing = /\((\d+) lines\/s\).*peak RSS (\d+) MiB$/m.exec(cli.stderr);
+      Object.assign(figures, {
+        url_lines_per_s_with_restarts: Number(closing?.[1]),
+        url_wall_s: Math.round(seconds),
+        url_peak_rss_mib_no_ceiling: Number(closing?.[2]),
+        url_created_vs_duplicate: { created, duplicate },
+        url_retry_notices: notices(),
+        drain_after_import_s: Math.round(drainedMs / 100) / 10,
+      });
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      await api.stop('SIGTERM');
+      await workers.close();
+      await reader.close();
+    }
+  }, 15 * 60_000);
+});
+
+describe.skipIf(ENABLED)('bulk enqueue at size', () => {
+  it.skip('is off: set FISCAL_LOAD_TEST=1 (and FISCAL_BULK_N, default 100000) to run it', () => undefined);
+});
