@@ -73,6 +73,7 @@ export async function benchWorker(jobs: number): Promise<WorkerBenchResult[]> {
       connection: workerConnection,
       logger: createLogger('info', new Writable({ write: (_c, _e, done) => done() })),
       metrics: stack.app.metrics,
+      processors: { confirmations: producer },
     });
     started = performance.now();
     host.start(['payme']);

@@ -7,7 +7,7 @@ const token = (process.env.API_TOKEN ?? 'dev-token').split(',')[0].trim(); // th
 const perSecond = Number(process.env.DEMO_TRAFFIC_PER_SECOND ?? '5');
 const QR = 'https://ofd.soliq.uz/check?t=UZ170703100597&r=2421&c=20230104121801&s=514343190161';
 const FAULTS = ['', '', '', '', '', '', '', 's503x2_', 'reject_', 'fail_', 'slow400_', 's429x1_ra1_', 'garbagex1_'];
-const PROVIDERS = ['payme', 'uzum', 'anor'];
+const PROVIDERS = ['payme', 'uzum', 'anor', 'click'];
 
 let n = 0;
 function item() {

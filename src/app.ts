@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, PROVIDERS, isLoopbackHost, type Config, type Provider } from './config/env.js';
+import { ConfigError, isLoopbackHost, type Config } from './config/env.js';
+import { PROVIDERS, type Provider } from './domain/provider.js';
 import { registerBoard } from './http/board.js';
 import { bearerAuth } from './http/auth.js';
 import { confirmationRoutes } from './http/routes/confirmations.js';
@@ -15,12 +16,11 @@ import { createMetrics, type Metrics } from './observability/metrics.js';
 import { registerQueueGauges } from './observability/queue-gauges.js';
 import { ReadinessProbe } from './observability/readiness.js';
 import { ConfirmationProducer } from './producers/enqueue.js';
+import { confirmationSchema } from './producers/schemas.js';
 import { PaymentProducer } from './producers/payments.js';
 import { ReceiptProducer } from './producers/receipts.js';
-import { RecordStore } from './producers/record-store.js';
-import { freedomPayProcessorFactory } from './workers/freedompay-processor.js';
-import { paymeGoProcessorFactory } from './workers/payme-go-processor.js';
-import { WorkerHost, type ProcessorFactory } from './workers/worker-host.js';
+import { RecordStore } from './records/record-store.js';
+import { WorkerHost } from './workers/worker-host.js';
 
 export type AppMode = 'serve' | 'api' | 'worker';
 
@@ -28,10 +28,8 @@ export interface AppOptions {
   config: Readonly<Config>;
   logger: Logger;
   mode: AppMode;
-  /** Providers this process works for (`worker --providers`); default: all with a processor. */
+  /** Providers this process works for (`worker --providers`); default: every provider of the registry. */
   providers?: readonly Provider[];
-  /** Processors beyond the three confirmations; they replace the defaults (payme_go, freedompay) per provider. */
-  processorFactories?: ReadonlyMap<Provider, ProcessorFactory>;
 }
 
 export interface App {
@@ -48,8 +46,6 @@ export interface App {
   /** HTTP stops taking requests → workers finish active jobs (SHUTDOWN_TIMEOUT_MS) → queues → Redis. */
   close(): Promise<void>;
 }
-
-const CONFIRM_ONLY: readonly Provider[] = ['payme', 'uzum', 'anor'];
 
 /** The only place that wires things together. */
 export async function buildApp(options: AppOptions): Promise<App> {
@@ -87,21 +83,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     });
     await registerBoard(http, queues.all(PROVIDERS), config.board);
     registerQueueGauges(metrics, queues, PROVIDERS);
-    await http.register(openApiRoute, buildOpenApi(config, { ...paymentOpenApiPaths(config), ...receiptOpenApiPaths() }));
+    await http.register(openApiRoute, buildOpenApi(confirmationSchema(config), { ...paymentOpenApiPaths(config), ...receiptOpenApiPaths(config) }));
   }
 
-  const factories = new Map<Provider, ProcessorFactory>([
-    ['payme_go', paymeGoProcessorFactory({ confirmations: producer })],
-    ['freedompay', freedomPayProcessorFactory()],
-    ...(options.processorFactories ?? []),
-  ]);
-  const workerProviders = options.providers ?? PROVIDERS.filter((p) => CONFIRM_ONLY.includes(p) || factories.has(p));
+  const workerProviders = options.providers ?? PROVIDERS;
 
   let workerRedis: RedisClient | undefined;
   if (mode !== 'api') {
     workerRedis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
     workerRedis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error (worker)'));
-    workers = new WorkerHost({ config, connection: workerRedis, logger, metrics });
+    workers = new WorkerHost({ config, connection: workerRedis, logger, metrics, processors: { confirmations: producer } });
   }
 
   let closing: Promise<void> | undefined;
@@ -115,7 +106,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     producer,
     ...(workers ? { workers } : {}),
     async start() {
-      workers?.start(workerProviders, factories);
+      workers?.start(workerProviders);
       const port = mode === 'worker' ? config.metricsPort : config.port;
       const address = await http.listen({ host: config.host, port });
       logger.info({ mode, address, providers: mode === 'api' ? [] : workerProviders }, 'fiscal-worker started');

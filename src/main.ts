@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { buildApp, type AppMode } from './app.js';
-import { ConfigError, PROVIDERS, loadConfig, type Provider } from './config/env.js';
+import { ConfigError, loadConfig } from './config/env.js';
+import { PROVIDERS, type Provider } from './domain/provider.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { runReconcileCli } from './reconcile/cli.js';
 

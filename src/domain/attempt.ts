@@ -12,6 +12,10 @@ export interface AttemptEntry {
   code?: string;
   message?: string;
   provider_response?: unknown;
+  /** What the provider said about each field, when it said it in a structured way (FiscalBox code 7). */
+  details?: unknown;
+  /** The request may have reached the provider but its answer was lost (timeout, reset, a body that is not JSON). */
+  lost_answer?: boolean;
   /** The call that ended a run (success or dead letter); a replay starts a new run after it. */
   terminal?: boolean;
   /** A call made while the provider's circuit was open: it spends no attempt (CONTRACT §4). */
@@ -60,7 +64,8 @@ export function hadLostAnswer(history: readonly AttemptEntry[]): boolean {
   for (let i = history.length - 1; i >= 0; i--) {
     const entry = history[i]!;
     if (entry.terminal) return false;
-    if (entry.http_status === 'timeout' || entry.code === 'connection_reset' || entry.code === 'undocumented_body') return true;
+    // Entries stored before `lost_answer` existed say it through their status or code.
+    if (entry.lost_answer || entry.http_status === 'timeout' || entry.code === 'undocumented_body') return true;
   }
   return false;
 }

@@ -1,4 +1,4 @@
-import type { Provider } from '../config/env.js';
+import type { Provider } from './provider.js';
 
 /** Characters that may stand in a job id as they are; BullMQ refuses `:` and integer-looking ids. */
 const SAFE_ID = /^[A-Za-z0-9_-]{1,100}$/;
@@ -16,4 +16,12 @@ export function recordId(provider: Provider, externalId: string): string {
 export function providerOfRecordId(id: string): string {
   const dot = id.indexOf('.');
   return dot > 0 ? id.slice(0, dot) : '';
+}
+
+/**
+ * The key of a sale's receipt record (CONTRACT §3: one receipt per payment_id + operation_type). The operation type is
+ * a lower_snake code, so the first `-` separates the two unambiguously.
+ */
+export function saleKey(sale: { payment_id: string | number; operation_type: string }): string {
+  return `${sale.operation_type}-${String(sale.payment_id)}`;
 }

@@ -2,7 +2,7 @@
 export type Outcome =
   | { class: 'success'; data: unknown }
   | { class: 'retryable'; code: string; message: string; retryAfterMs?: number; providerResponse?: unknown }
-  | { class: 'rejected' | 'client_error' | 'ambiguous'; code: string; message: string; providerResponse?: unknown };
+  | { class: 'rejected' | 'client_error' | 'ambiguous'; code: string; message: string; providerResponse?: unknown; details?: unknown };
 
 /** Also the `class` label of `fiscal_attempts_total`. */
 export type OutcomeClass = Outcome['class'];
@@ -19,11 +19,13 @@ export const retryable = (code: string, message: string, extra: { retryAfterMs?:
   ...extra,
 });
 
-export const rejected = (code: string, message: string, providerResponse?: unknown): Outcome => ({
+/** `details`: what the provider said about each field, when it says it in a structured way (a code 7 message). */
+export const rejected = (code: string, message: string, providerResponse?: unknown, details?: unknown): Outcome => ({
   class: 'rejected',
   code,
   message,
   providerResponse,
+  ...(details === undefined ? {} : { details }),
 });
 
 export const clientError = (code: string, message: string, providerResponse?: unknown): Outcome => ({

@@ -9,6 +9,8 @@ export interface RecordError {
   code: string;
   message: string;
   provider_response: unknown;
+  /** The provider's per-field problems, when it gave them in a structured way (FiscalBox code 7). */
+  details?: unknown;
 }
 
 /** What a successful job returns; stored by BullMQ as the job's `returnvalue`. */
@@ -78,5 +80,6 @@ export function recordError(state: RecordState | undefined, history: readonly At
     code: last.code ?? last.class,
     message: state === 'dead' && failedReason ? failedReason : (last.message ?? ''),
     provider_response: last.provider_response ?? null,
+    ...(last.details === undefined ? {} : { details: last.details }),
   };
 }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { UnavailableError } from '../producers/enqueue.js';
+import { UnavailableError } from '../infra/redis.js';
 
 /** The API's error catalog (like fastify's FST_ERR_*): one code, one status, one shape everywhere. */
 export const ERRORS = {

@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Config, Provider } from '../config/env.js';
+import type { Config } from '../config/env.js';
+import type { Provider } from '../domain/provider.js';
 import { HISTORY_LIMIT } from '../domain/attempt.js';
 import type { RedisClient } from './redis.js';
 

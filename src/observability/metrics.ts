@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { PROVIDERS } from '../config/env.js';
+import { PROVIDERS } from '../domain/provider.js';
 import { OUTCOME_CLASSES } from '../domain/outcome.js';
 
 /** CONTRACT §6: every metric is defined here once, on a registry of its own (never prom-client's global one). */

@@ -1,4 +1,4 @@
-import type { Provider } from '../config/env.js';
+import type { Provider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { Metrics } from './metrics.js';
 

@@ -1,22 +1,14 @@
 import type { Config } from '../config/env.js';
+import type { ConfirmationIntake, EnqueueOptions, EnqueueOutcome } from '../domain/enqueue.js';
 import { recordId } from '../domain/ids.js';
+import type { ConfirmationJobData } from '../domain/jobs.js';
+import { fieldProblems } from '../domain/problems.js';
+import { isProvider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { UnavailableError, storeDeadline, type RedisClient } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
 import { claim, defineClaimScript, releaseClaims } from './claim-script.js';
-import { confirmationSchema, externalIdOf, fieldProblems, type ConfirmationInput, type FieldProblem } from './schemas.js';
-
-export type EnqueueOutcome =
-  | { result: 'created' | 'duplicate'; id: string; provider: string }
-  | { result: 'conflict'; id: string; provider: string; message: string }
-  | { result: 'invalid'; provider: string | undefined; problems: FieldProblem[] };
-
-
-/** Set by the product itself, never by a client: e.g. the Payme Go charge a confirmation was enqueued by (issue 7). */
-export interface EnqueueOptions {
-  /** Kept on the job as `links`; the record shows them (RecordView.links). */
-  links?: Record<string, string>;
-}
+import { confirmationSchema, externalIdOf } from './schemas.js';
 
 export interface ProducerDeps {
   config: Readonly<Config>;
@@ -25,13 +17,11 @@ export interface ProducerDeps {
   metrics: Metrics;
 }
 
-const KNOWN_PROVIDERS = new Set(['payme', 'uzum', 'anor']);
-
 /**
  * The one way confirmations enter the product (API, bulk CLI, tests). A confirmation's record id is derived from
  * provider + payment id, so a repeat is a duplicate (same qr_code) or a conflict (another one) for RETENTION_DAYS.
  */
-export class ConfirmationProducer {
+export class ConfirmationProducer implements ConfirmationIntake {
   private readonly schema;
 
   constructor(private readonly deps: ProducerDeps) {
@@ -39,7 +29,7 @@ export class ConfirmationProducer {
     defineClaimScript(deps.redis);
   }
 
-  validate(body: unknown): { ok: true; input: ConfirmationInput } | { ok: false; outcome: EnqueueOutcome } {
+  validate(body: unknown): { ok: true; input: ConfirmationJobData } | { ok: false; outcome: EnqueueOutcome } {
     const parsed = this.schema.safeParse(body);
     if (parsed.success) return { ok: true, input: parsed.data };
     const provider = typeof (body as { provider?: unknown })?.provider === 'string' ? (body as { provider: string }).provider : undefined;
@@ -54,7 +44,7 @@ export class ConfirmationProducer {
   /** Each body gets its own outcome; one bad item never rejects the others. Claims and adds go out pipelined. */
   async enqueueMany(bodies: readonly unknown[], options: EnqueueOptions = {}): Promise<EnqueueOutcome[]> {
     const outcomes: EnqueueOutcome[] = new Array(bodies.length);
-    const toAdd = new Map<string, { index: number; input: ConfirmationInput; id: string }[]>();
+    const toAdd = new Map<string, { index: number; input: ConfirmationJobData; id: string }[]>();
     const within = storeDeadline();
     try {
       await within(Promise.all(
@@ -97,7 +87,7 @@ export class ConfirmationProducer {
       await within(Promise.all(
         [...toAdd].map(([provider, items]) =>
           this.deps.queues
-            .get(provider as ConfirmationInput['provider'])
+            .get(provider as ConfirmationJobData['provider'])
             .addBulk(items.map(({ input, id }) => ({ name: 'confirm', data: options.links ? { ...input, links: options.links } : input, opts: { jobId: id } }))),
         ),
       ));
@@ -106,7 +96,7 @@ export class ConfirmationProducer {
     }
     releaseClaims(this.deps.redis, [...toAdd.values()].flatMap((items) => items.map(({ id }) => this.deps.queues.key('claim', id))));
     for (const outcome of outcomes) {
-      if (outcome.provider && KNOWN_PROVIDERS.has(outcome.provider)) {
+      if (outcome.provider && isProvider(outcome.provider)) {
         this.deps.metrics.enqueued.inc({ provider: outcome.provider, result: outcome.result });
       }
     }
@@ -130,5 +120,3 @@ function safeParse(json: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
-
-export { UnavailableError };

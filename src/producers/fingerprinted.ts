@@ -1,8 +1,8 @@
-import type { Provider } from '../config/env.js';
+import type { Provider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { UnavailableError, storeDeadline, type RedisClient } from '../infra/redis.js';
 import { claim, releaseClaims } from './claim-script.js';
-import type { EnqueueOutcome } from './enqueue.js';
+import type { EnqueueOutcome } from '../domain/enqueue.js';
 
 export interface FingerprintedJob {
   provider: Provider;

@@ -1,34 +1,26 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/env.js';
-import { recordId } from '../domain/ids.js';
+import type { EnqueueOutcome, ReceiptIntake } from '../domain/enqueue.js';
+import { recordId, saleKey } from '../domain/ids.js';
+import type { ReceiptJobData, ReceiptRequest } from '../domain/jobs.js';
+import { fieldProblems } from '../domain/problems.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { RedisClient } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
+import { onlySpecOfKind } from '../providers/index.js';
 import { defineClaimScript } from './claim-script.js';
 import { enqueueFingerprinted } from './fingerprinted.js';
-import type { EnqueueOutcome } from './enqueue.js';
-import { receiptSchema, type ReceiptInput } from './receipt-schema.js';
-import { fieldProblems } from './schemas.js';
 
-/** What a Freedom Pay job carries: the request as accepted, its fingerprint, and (once created) the receipt id. */
-export interface ReceiptJobData extends ReceiptInput {
-  fingerprint: string;
-  /** Set by the worker with job.updateData right after the create answered (seed 004 `receipt_id`). */
-  receipt_id?: string;
-  /** The run (see workers/job-progress.ts) that created `receipt_id`; a replay starts over with a look-up. */
-  receipt_run?: number;
-}
+/** The registry's receipt provider (seed 004, Freedom Pay). */
+const RECEIPT = onlySpecOfKind('receipt');
 
-/**
- * One record per sale: payment_id + operation_type (CONTRACT §3: never a second receipt for the same pair). The
- * operation type is a lower_snake code, so the first `-` separates the two unambiguously.
- */
-export function receiptRecordId(input: Pick<ReceiptInput, 'payment_id' | 'operation_type'>): string {
-  return recordId('freedompay', `${input.operation_type}-${String(input.payment_id)}`);
+/** One record per sale (CONTRACT §3: never a second receipt for the same payment_id + operation_type). */
+export function receiptRecordId(input: Pick<ReceiptRequest, 'payment_id' | 'operation_type'>): string {
+  return recordId(RECEIPT.name, saleKey(input));
 }
 
 /** sha256 of the body with sorted keys; payment_id compared as a string (764239789 and "764239789" are one sale). */
-export function receiptFingerprint(input: ReceiptInput): string {
+export function receiptFingerprint(input: ReceiptRequest): string {
   return createHash('sha256')
     .update(canonicalJson({ ...input, payment_id: String(input.payment_id) }))
     .digest('base64url');
@@ -52,7 +44,7 @@ export interface ReceiptProducerDeps {
 }
 
 /** Freedom Pay receipts enter here; the same sale again is a duplicate (same body) or a conflict (another one). */
-export class ReceiptProducer {
+export class ReceiptProducer implements ReceiptIntake {
   constructor(private readonly deps: ReceiptProducerDeps) {
     defineClaimScript(deps.redis);
   }
@@ -65,13 +57,13 @@ export class ReceiptProducer {
 
   async enqueue(body: unknown): Promise<EnqueueOutcome> {
     const outcome = await this.claimAndAdd(body);
-    this.deps.metrics.enqueued.inc({ provider: 'freedompay', result: outcome.result });
+    this.deps.metrics.enqueued.inc({ provider: RECEIPT.name, result: outcome.result });
     return outcome;
   }
 
   private async claimAndAdd(body: unknown): Promise<EnqueueOutcome> {
-    const parsed = receiptSchema.safeParse(body);
-    if (!parsed.success) return { result: 'invalid', provider: 'freedompay', problems: fieldProblems(parsed.error) };
+    const parsed = RECEIPT.request(this.deps.config).safeParse(body);
+    if (!parsed.success) return { result: 'invalid', provider: RECEIPT.name, problems: fieldProblems(parsed.error) };
     const input = parsed.data;
     const id = receiptRecordId(input);
     const fingerprint = receiptFingerprint(input);
@@ -79,7 +71,7 @@ export class ReceiptProducer {
     return enqueueFingerprinted(
       { redis, queues, retentionSeconds: config.retentionSeconds },
       {
-        provider: 'freedompay',
+        provider: RECEIPT.name,
         id,
         name: 'receipt',
         data: { ...input, fingerprint } satisfies ReceiptJobData,

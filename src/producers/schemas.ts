@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config/env.js';
-import { fiscalQrCode } from '../domain/qr.js';
-
-/** Provider ids come from outside; printable, bounded, so they are safe in ids, logs and Redis keys. */
-const externalId = (field: string) =>
-  z
-    .string({ error: `${field} is required and must be a string` })
-    .min(1, `${field} must not be empty`)
-    .max(128, `${field} must be at most 128 characters`)
-    .regex(/^[\x21-\x7e]+$/, `${field} must be printable ASCII without spaces`);
+import type { ConfirmationJobData } from '../domain/jobs.js';
+import { CONFIRMATION_SPECS, REGISTRY } from '../providers/index.js';
 
 const reference = z.string().min(1, 'reference must not be empty').max(200, 'reference must be at most 200 characters').optional();
 
@@ -24,44 +17,20 @@ function callbackUrl(config: Readonly<Config>) {
     .optional();
 }
 
-/** CONTRACT §3 `POST /v1/confirmations`: the body of one confirmation, by provider. */
+/**
+ * CONTRACT §3 `POST /v1/confirmations`: the body of one confirmation, by provider. Each provider's own fields come
+ * from its registry row (`{<idField>, qr_code}`); the sales system's keys are common to all.
+ */
 export function confirmationSchema(config: Readonly<Config>) {
-  const qr_code = fiscalQrCode(config.qrAllowedHosts);
-  const common = { qr_code, reference, callback_url: callbackUrl(config) };
-  return z.discriminatedUnion(
-    'provider',
-    [
-      z.strictObject({ provider: z.literal('payme'), payment_id: externalId('payment_id'), ...common }),
-      z.strictObject({ provider: z.literal('uzum'), payment_id: externalId('payment_id'), ...common }),
-      z.strictObject({ provider: z.literal('anor'), transaction_id: externalId('transaction_id'), ...common }),
-    ],
-    { error: 'provider must be one of payme, uzum, anor' },
-  );
+  const common = { reference, callback_url: callbackUrl(config) };
+  const [first, ...rest] = CONFIRMATION_SPECS.map((spec) => spec.request(config).extend({ provider: z.literal(spec.name), ...common }).strict());
+  const names = CONFIRMATION_SPECS.map((spec) => spec.name).join(', ');
+  return z.discriminatedUnion('provider', [first!, ...rest], { error: `provider must be one of ${names}` }) as unknown as z.ZodType<ConfirmationJobData>;
 }
 
-export type ConfirmationInput = z.infer<ReturnType<typeof confirmationSchema>>;
-
-/** What a confirmation job carries: the request fields and the sales system's own keys; never a secret. */
-export type ConfirmationJobData = ConfirmationInput;
-
-export function externalIdOf(input: ConfirmationInput): string {
-  return input.provider === 'anor' ? input.transaction_id : input.payment_id;
-}
-
-/** One zod failure as the API's `details`: which field, what was wrong. */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
-
-export function fieldProblems(error: z.ZodError): FieldProblem[] {
-  return error.issues.map((issue) => {
-    const field = issue.path.join('.') || '(body)';
-    if (issue.code === 'unrecognized_keys') return { field, message: `unknown field(s): ${issue.keys.join(', ')}` };
-    return { field, message: issue.message };
-  });
-}
-
-export function describeProblems(problems: readonly FieldProblem[]): string {
-  return problems.map((p) => (p.message.startsWith(p.field) ? p.message : `${p.field}: ${p.message}`)).join('; ');
+/** The payment's id as the provider names it (Anor: `transaction_id`). */
+export function externalIdOf(input: ConfirmationJobData): string {
+  const spec = REGISTRY[input.provider];
+  const field = spec.kind === 'confirmation' ? spec.idField : 'payment_id';
+  return String(input[field]);
 }

@@ -1,53 +1,53 @@
-import { z } from 'zod';
+import { isRecord } from '../domain/json.js';
 import { ambiguous, clientError, rejected, retryable, success, type Outcome } from '../domain/outcome.js';
 import { maskPersonalData } from '../domain/personal-data.js';
 import { signFreedomPayRequest } from './freedompay-jws.js';
+import { receiptSchema } from './freedompay-request.js';
+import type { ReceiptSpec } from './spec.js';
 import { classifyTransport, responseForRecord, type ProviderAnswer, type ProviderTransport } from './transport.js';
 
 /** Seed 004: create (POST), list (GET) and read one (GET /{receipt_id}), every call signed with X-JWS-Signature. */
 export const RECEIPTS_PATH = '/v5/receipts';
 
-/** Seed 004 writes fiscal numbers both as numbers (10605) and as strings ("9322", ""). */
-const numberOrText = z.union([z.string(), z.number()]).nullish();
+/**
+ * Seed 004 "Объект чека", as far as the product reads it. `status` decides (created `pending`, then `registered` with
+ * the fiscal numbers and link, or `failed`); `receipt_id` is needed to follow a pending receipt; `payment_id` and
+ * `operation_type` identify the sale; `total`, `positions` and `settlements` are compared with the request. Every other
+ * field may be missing, null or of another type, and the record keeps the object as it came (CONTRACT §4).
+ */
+export type ReceiptObject = Record<string, unknown>;
 
-const ProviderError = z.union([z.object({ code: z.union([z.number(), z.string()]).nullish(), message: z.string().nullish() }).loose(), z.string(), z.null()]);
-
-/** Seed 004 "Объект чека". No transforms: the record keeps the provider's object as it came. */
-export const ReceiptObject = z
-  .object({
-    merchant_id: numberOrText,
-    receipt_id: z.string().min(1),
-    operation_type: z.string(),
-    receipt_format: z.string().nullish(),
-    status: z.string(),
-    fiscal_document_number: numberOrText,
-    fiscal_storage_number: numberOrText,
-    fiscal_attribute: numberOrText,
-    registered_at: z.string().nullish(),
-    created_at: z.string().nullish(),
-    fiscal_provider_id: z.string().nullish(),
-    positions: z.array(z.object({ name: z.string(), quantity: z.number(), price: z.number(), sum: z.number().optional() }).loose()).optional(),
-    total: z.number(),
-    settlements: z.array(z.object({ type: z.string(), sum: z.number() }).loose()).optional(),
-    receipt_method: z.string().nullish(),
-    error: ProviderError.optional(),
-    link: z.string().nullish(),
-    payment_id: z.union([z.string(), z.number()]),
-  })
-  .loose();
-
-export type ReceiptObject = z.infer<typeof ReceiptObject>;
-
-const OneReceipt = z.object({ data: ReceiptObject }).loose();
-const ReceiptList = z.object({ data: z.array(ReceiptObject) }).loose();
-
-/** Seed 004 statuses: created `pending`, then `registered` (fiscal numbers and link filled in) or `failed`. */
+/** Seed 004 statuses. */
 export type ReceiptStatus = 'pending' | 'registered' | 'failed';
+
+const RECEIPT_STATUSES: ReadonlySet<unknown> = new Set<ReceiptStatus>(['pending', 'registered', 'failed']);
+
+export function receiptStatus(receipt: ReceiptObject): ReceiptStatus | undefined {
+  return RECEIPT_STATUSES.has(receipt.status) ? (receipt.status as ReceiptStatus) : undefined;
+}
+
+export function receiptIdOf(receipt: ReceiptObject): string | undefined {
+  const id = receipt.receipt_id;
+  return typeof id === 'string' && id ? id : typeof id === 'number' ? String(id) : undefined;
+}
+
+/** The sale a receipt belongs to: payment_id (a string or an integer, seed 004) and operation type. */
+export function receiptSale(receipt: ReceiptObject): { payment_id: string; operation_type: string } | undefined {
+  const { payment_id, operation_type } = receipt;
+  if ((typeof payment_id !== 'string' && typeof payment_id !== 'number') || typeof operation_type !== 'string') return undefined;
+  return { payment_id: String(payment_id), operation_type };
+}
+
+/** `{data: <receipt object>}` of a create or a read; `{data: [...]}` of a list. */
+function dataOf(answer: Extract<ProviderAnswer, { kind: 'http' }>): unknown {
+  return isRecord(answer.json) ? answer.json.data : undefined;
+}
 
 function failedReceipt(receipt: ReceiptObject, response: unknown): Outcome {
   const e = receipt.error;
-  const code = e && typeof e === 'object' && e.code != null ? String(e.code) : 'receipt_failed';
-  const message = (e && typeof e === 'object' ? e.message : typeof e === 'string' ? e : undefined) ?? `receipt ${receipt.receipt_id} failed at Freedom Pay`;
+  const code = isRecord(e) && (typeof e.code === 'string' || typeof e.code === 'number') ? String(e.code) : 'receipt_failed';
+  const said = isRecord(e) ? e.message : e;
+  const message = typeof said === 'string' && said ? said : `receipt ${receiptIdOf(receipt) ?? ''} failed at Freedom Pay`.replace('  ', ' ');
   return rejected(code, message, response);
 }
 
@@ -59,8 +59,9 @@ function clientErrorOf(answer: Extract<ProviderAnswer, { kind: 'http' }>): Outco
 
 /**
  * Create: once the request may have reached Freedom Pay without a clear answer (timeout, reset, 5xx, 429, a body that
- * is not the documented JSON) a receipt may exist, so the outcome is `ambiguous` and the next attempt looks it up
- * before creating (CONTRACT §4). Only a request that provably never left is plainly retryable.
+ * is not a receipt, a status that is none of the three, a pending receipt without its id) a receipt may exist, so the
+ * outcome is `ambiguous` and the next attempt looks it up before creating (CONTRACT §4). Only a request that provably
+ * never left is plainly retryable.
  */
 export function classifyReceiptCreate(answer: ProviderAnswer): Outcome {
   if (answer.kind !== 'http') {
@@ -70,34 +71,39 @@ export function classifyReceiptCreate(answer: ProviderAnswer): Outcome {
   const response = responseForRecord(answer);
   if (answer.status === 429 || answer.status >= 500) return ambiguous(`http_${answer.status}`, `freedompay answered HTTP ${answer.status}; the receipt may have been created`, response);
   if (answer.status < 200 || answer.status >= 300) return clientErrorOf(answer);
-  const body = OneReceipt.safeParse(answer.json);
-  if (!body.success) return ambiguous('undocumented_body', 'freedompay answered a body that is not the documented receipt; it may have been created', response);
-  if (body.data.data.status === 'failed') return failedReceipt(body.data.data, response);
-  return success(maskPersonalData(body.data.data));
+  const receipt = dataOf(answer);
+  if (!isRecord(receipt)) return ambiguous('undocumented_body', 'freedompay answered a body that is not the documented receipt; it may have been created', response);
+  const status = receiptStatus(receipt);
+  if (status === 'failed') return failedReceipt(receipt, response);
+  if (status === undefined) return ambiguous('undocumented_status', `freedompay answered receipt status ${JSON.stringify(receipt.status ?? null)}; it may have been created`, response);
+  if (status === 'pending' && !receiptIdOf(receipt)) return ambiguous('no_receipt_id', 'freedompay answered a pending receipt without its receipt_id; it cannot be followed', response);
+  return success(maskPersonalData(receipt));
 }
 
 /** Read one: a GET is safe to repeat, so transport trouble is plainly retryable; `failed` ends the receipt. */
 export function classifyReceiptRead(answer: ProviderAnswer): Outcome {
   const byTransport = readTransport(answer);
   if (byTransport) return byTransport;
-  const response = responseForRecord(answer);
-  const body = OneReceipt.safeParse((answer as { json: unknown }).json);
-  if (!body.success) return retryable('undocumented_body', 'freedompay answered a body that is not the documented receipt', { providerResponse: response });
-  const receipt = body.data.data;
-  if (receipt.status === 'failed') return failedReceipt(receipt, response);
-  if (receipt.status !== 'pending' && receipt.status !== 'registered') {
-    return retryable('undocumented_status', `freedompay receipt status ${receipt.status} is not one of pending, registered, failed`, { providerResponse: response });
+  const http = answer as Extract<ProviderAnswer, { kind: 'http' }>;
+  const response = responseForRecord(http);
+  const receipt = dataOf(http);
+  if (!isRecord(receipt)) return retryable('undocumented_body', 'freedompay answered a body that is not the documented receipt', { providerResponse: response });
+  const status = receiptStatus(receipt);
+  if (status === 'failed') return failedReceipt(receipt, response);
+  if (status === undefined) {
+    return retryable('undocumented_status', `freedompay receipt status ${JSON.stringify(receipt.status ?? null)} is not one of pending, registered, failed`, { providerResponse: response });
   }
   return success(maskPersonalData(receipt));
 }
 
-/** List: `data` is an array of receipt objects, newest first (seed 004). */
+/** List: `data` is an array of receipt objects, newest first (seed 004); the items are kept as they came. */
 export function classifyReceiptList(answer: ProviderAnswer): Outcome {
   const byTransport = readTransport(answer);
   if (byTransport) return byTransport;
-  const body = ReceiptList.safeParse((answer as { json: unknown }).json);
-  if (!body.success) return retryable('undocumented_body', 'freedompay answered a list that is not the documented JSON', { providerResponse: responseForRecord(answer) });
-  return success(maskPersonalData(body.data.data));
+  const http = answer as Extract<ProviderAnswer, { kind: 'http' }>;
+  const list = dataOf(http);
+  if (!Array.isArray(list)) return retryable('undocumented_body', 'freedompay answered a list that is not the documented JSON', { providerResponse: responseForRecord(http) });
+  return success(maskPersonalData(list.filter(isRecord)));
 }
 
 function readTransport(answer: ProviderAnswer): Outcome | undefined {
@@ -164,3 +170,14 @@ export class FreedomPayClient {
     return this.transport.send(method, path, body, { 'x-jws-signature': signature });
   }
 }
+
+export const freedompay: ReceiptSpec = {
+  name: 'freedompay',
+  kind: 'receipt',
+  title: 'Freedom Pay',
+  base: 'freedompay',
+  path: RECEIPTS_PATH,
+  processor: 'receipt',
+  request: () => receiptSchema,
+  classify: classifyReceiptCreate,
+};

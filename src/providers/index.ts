@@ -1,11 +1,57 @@
+import { PROVIDERS, isProvider, type Provider, type ProviderKind } from '../domain/provider.js';
 import { anor } from './anor.js';
-import type { ConfirmProvider, ConfirmProviderName } from './confirm-provider.js';
+import { click } from './click.js';
+import { freedompay } from './freedompay.js';
+import { paymeGo } from './payme-go.js';
 import { payme } from './payme.js';
+import type { ConfirmationSpec, PaymentSpec, ProviderSpec, ReceiptSpec } from './spec.js';
 import { uzum } from './uzum.js';
 
-export const CONFIRM_PROVIDERS: Readonly<Record<ConfirmProviderName, ConfirmProvider>> = { payme, uzum, anor };
-export const CONFIRM_PROVIDER_NAMES = Object.keys(CONFIRM_PROVIDERS) as ConfirmProviderName[];
+/**
+ * The provider registry: one row per provider (name, kind, id field, request schema, endpoint, classification,
+ * processor). Queues, workers, API validation, OpenAPI, configuration (RATE_LIMIT_<P>), metrics labels, the board and
+ * record look-ups are all derived from it; nothing else spells the provider set. TypeScript requires a row for every
+ * name of domain/provider.ts and nothing more; a unit test holds each row's `name` equal to its key.
+ */
+export const REGISTRY = {
+  payme,
+  uzum,
+  anor,
+  click,
+  payme_go: paymeGo,
+  freedompay,
+} as const satisfies { readonly [P in Provider]: ProviderSpec };
 
-export function isConfirmProvider(name: string): name is ConfirmProviderName {
-  return Object.hasOwn(CONFIRM_PROVIDERS, name);
+export const SPECS: readonly ProviderSpec[] = PROVIDERS.map((name) => REGISTRY[name]);
+
+export function providerSpec(name: Provider): ProviderSpec {
+  return REGISTRY[name];
 }
+
+/** The row of a name that came from outside (a record id, a query), if it is one. */
+export function findSpec(name: string): ProviderSpec | undefined {
+  return isProvider(name) ? REGISTRY[name] : undefined;
+}
+
+type SpecOfKind<K extends ProviderKind> = Extract<ConfirmationSpec | PaymentSpec | ReceiptSpec, { kind: K }>;
+
+export function specsOfKind<K extends ProviderKind>(kind: K): SpecOfKind<K>[] {
+  return SPECS.filter((spec): spec is SpecOfKind<K> => spec.kind === kind);
+}
+
+/** The one provider of a kind that has exactly one (payment: Payme Go; receipt: Freedom Pay). */
+export function onlySpecOfKind<K extends 'payment' | 'receipt'>(kind: K): SpecOfKind<K> {
+  const [spec, ...more] = specsOfKind(kind);
+  if (!spec || more.length > 0) throw new Error(`expected exactly one ${kind} provider in the registry`);
+  return spec;
+}
+
+export const CONFIRMATION_SPECS: readonly ConfirmationSpec[] = specsOfKind('confirmation');
+
+/** Money moves or tax documents are made: such calls run at most once on every path (CONTRACT §4, §5). */
+export function isMoneyProvider(name: Provider): boolean {
+  return REGISTRY[name].kind !== 'confirmation';
+}
+
+export { PROVIDERS, isProvider, type Provider, type ProviderKind };
+export type { ConfirmationSpec, PaymentSpec, ProviderSpec, ReceiptSpec };

@@ -1,47 +1,19 @@
-import { z } from 'zod';
-import { rejected, success, type Outcome } from '../domain/outcome.js';
-import { maskPersonalData } from '../domain/personal-data.js';
-import type { ConfirmProvider } from './confirm-provider.js';
-import { envelopeError, fiscalBoxEnvelope, readFiscalBox } from './fiscalbox.js';
-import { responseForRecord, type ProviderAnswer } from './transport.js';
-
-/** Seed 001: `error_code` is a string ("0" on success); `payment_status` is SUCCESS, FAILED, etc. */
-const UzumConfirmData = z
-  .object({
-    payment_id: z.string().optional(),
-    payment_status: z.string(),
-    error_code: z.union([z.string(), z.number()]).transform(String),
-    error_message: z.string().nullish(),
-    client_phone_number: z.string().nullish(),
-  })
-  .loose();
-
-const UzumConfirmResponse = fiscalBoxEnvelope(UzumConfirmData);
+import { defineConfirmation } from './confirmation.js';
 
 /**
- * Uzum answers HTTP 200 even on validation errors (seed 001), and `is_success: true` does not mean fiscalized:
- * only `payment_status: SUCCESS` with `error_code: "0"` does. Any other status is the provider saying no.
+ * Seed 001 `POST /payment/uzum_confirm`: HTTP 200 even on validation errors, and `is_success: true` alone is not
+ * fiscalized: `payment_status` must be SUCCESS and `error_code` "0" (a string in the seed; 0 and null are read the
+ * same). `client_phone_number` comes back null live; it is masked when present.
  */
-export function classifyUzum(answer: ProviderAnswer): Outcome {
-  const read = readFiscalBox(answer, UzumConfirmResponse, 'uzum');
-  if ('outcome' in read) return read.outcome;
-  const { is_success, data, error } = read.body;
-  const response = responseForRecord(answer);
-  if (!is_success) {
-    const e = envelopeError(error);
-    return rejected(e.code, e.message, response);
-  }
-  if (!data) return rejected('uzum_no_data', 'uzum answered is_success without data', response);
-  if (data.payment_status !== 'SUCCESS' || data.error_code !== '0') {
-    const code = data.error_code === '0' ? `status_${data.payment_status.toLowerCase()}` : data.error_code;
-    return rejected(code, data.error_message ?? `uzum payment_status ${data.payment_status}`, response);
-  }
-  return success(maskPersonalData(data));
-}
-
-export const uzum: ConfirmProvider = {
+export const uzum = defineConfirmation({
   name: 'uzum',
+  title: 'Uzum',
   idField: 'payment_id',
   path: '/payment/uzum_confirm',
-  classify: classifyUzum,
-};
+  decisive: [
+    // The provider's own error code is the more specific reason, so it is read first.
+    { field: 'error_code', success: ['0', 0, null], code: (value) => String(value) },
+    { field: 'payment_status', success: ['SUCCESS'] },
+  ],
+  messageField: 'error_message',
+});

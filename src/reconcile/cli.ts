@@ -3,6 +3,7 @@ import type { Config } from '../config/env.js';
 import { ProviderQueues } from '../infra/queues.js';
 import { closeRedis, createRedis } from '../infra/redis.js';
 import { FreedomPayClient } from '../providers/freedompay.js';
+import { specsOfKind } from '../providers/index.js';
 import { ProviderTransport } from '../providers/transport.js';
 import { formatReport, reconcileFreedomPay } from './freedompay.js';
 
@@ -37,7 +38,11 @@ export async function runReconcileCli(args: string[], config: Readonly<Config>, 
     return EXIT_FAILED;
   }
   const problems: string[] = [];
-  if (positionals.length !== 1 || positionals[0] !== 'freedompay') problems.push('the only provider to reconcile is freedompay');
+  // Only a receipt provider has a list of what it registered to reconcile against (seed 004).
+  const reconcilable = specsOfKind('receipt').map((spec) => spec.name);
+  if (positionals.length !== 1 || !reconcilable.includes(positionals[0] as (typeof reconcilable)[number])) {
+    problems.push(`the provider to reconcile must be one of ${reconcilable.join(', ')}`);
+  }
   if (!isDate(values.from)) problems.push('--from must be a date YYYY-MM-DD');
   if (!isDate(values.to)) problems.push('--to must be a date YYYY-MM-DD');
   if (isDate(values.from) && isDate(values.to) && values.from > values.to) problems.push('--from must not be after --to');

@@ -1,9 +1,35 @@
 import type { Job } from 'bullmq';
+import { recordId, saleKey } from '../domain/ids.js';
+import type { ReceiptJobData } from '../domain/jobs.js';
 import { formatMinorUnits, roundToMinorUnits, toMinorUnits } from '../domain/money.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import type { ReceiptJobData } from '../producers/receipts.js';
-import { receiptRecordId } from '../producers/receipts.js';
-import { classifyReceiptList, type FreedomPayClient, type ReceiptObject } from '../providers/freedompay.js';
+import { classifyReceiptList, receiptIdOf, receiptSale, type FreedomPayClient, type ReceiptObject } from '../providers/freedompay.js';
+import { onlySpecOfKind } from '../providers/index.js';
+
+const RECEIPT = onlySpecOfKind('receipt');
+
+/** A receipt listed by the provider, read as far as reconciling needs; receipts without a sale cannot be matched. */
+interface ProviderReceipt {
+  payment_id: string;
+  operation_type: string;
+  receipt_id: string;
+  status: string;
+  /** Minor units; undefined when the provider's total is not a number. */
+  total: number | undefined;
+}
+
+function readReceipt(receipt: ReceiptObject): ProviderReceipt | undefined {
+  const sale = receiptSale(receipt);
+  if (!sale) return undefined;
+  return {
+    ...sale,
+    receipt_id: receiptIdOf(receipt) ?? '',
+    status: typeof receipt.status === 'string' ? receipt.status : String(receipt.status ?? ''),
+    total: typeof receipt.total === 'number' ? roundToMinorUnits(receipt.total) : undefined,
+  };
+}
+
+const formatTotal = (minor: number | undefined) => (minor === undefined ? 'unknown' : formatMinorUnits(minor));
 
 /**
  * `fiscal-worker reconcile freedompay`: the provider's receipts of a period side by side with the local records
@@ -18,7 +44,7 @@ export type Difference =
   | { kind: 'duplicate_at_provider'; record_id: string; payment_id: string; operation_type: string; receipt_ids: string[] };
 
 export interface ReconcileReport {
-  provider: 'freedompay';
+  provider: string;
   from: string;
   to: string;
   provider_receipts: number;
@@ -59,7 +85,7 @@ export async function reconcileFreedomPay(deps: ReconcileDeps, from: string, to:
   const localInPeriod = local.size;
   deps.progress(`local: ${localInPeriod} records created from ${from} to ${to}`);
 
-  const byKey = new Map<string, ReceiptObject[]>();
+  const byKey = new Map<string, ProviderReceipt[]>();
   for (const receipt of remote) {
     const key = keyOf(receipt.payment_id, receipt.operation_type);
     byKey.set(key, [...(byKey.get(key) ?? []), receipt]);
@@ -72,16 +98,16 @@ export async function reconcileFreedomPay(deps: ReconcileDeps, from: string, to:
     const same = found.filter((r) => keyOf(r.payment_id, r.operation_type) === key);
     if (same.length) byKey.set(key, same);
   }
-  return { provider: 'freedompay', from, to, provider_receipts: remote.length, local_records: localInPeriod, differences: compare(byKey, local) };
+  return { provider: RECEIPT.name, from, to, provider_receipts: remote.length, local_records: localInPeriod, differences: compare(byKey, local) };
 }
 
-function compare(byKey: Map<string, ReceiptObject[]>, local: Map<string, LocalRecord>): Difference[] {
+function compare(byKey: Map<string, ProviderReceipt[]>, local: Map<string, LocalRecord>): Difference[] {
   const differences: Difference[] = [];
   for (const [key, receipts] of byKey) {
     const record = local.get(key);
     if (!record) {
       for (const r of receipts) {
-        differences.push({ kind: 'missing_locally', payment_id: String(r.payment_id), operation_type: r.operation_type, receipt_id: r.receipt_id, status: r.status, total: formatMinorUnits(roundToMinorUnits(r.total)) });
+        differences.push({ kind: 'missing_locally', payment_id: String(r.payment_id), operation_type: r.operation_type, receipt_id: r.receipt_id, status: r.status, total: formatTotal(r.total) });
       }
       continue;
     }
@@ -89,7 +115,7 @@ function compare(byKey: Map<string, ReceiptObject[]>, local: Map<string, LocalRe
     const { record_id, payment_id, operation_type } = record;
     if (live.length > 1) differences.push({ kind: 'duplicate_at_provider', record_id, payment_id, operation_type, receipt_ids: live.map((r) => r.receipt_id) });
     const receipt = live[0] ?? receipts[0]!;
-    if (roundToMinorUnits(receipt.total) !== record.total) {
+    if (receipt.total !== record.total) {
       differences.push({
         kind: 'total_mismatch',
         record_id,
@@ -97,7 +123,7 @@ function compare(byKey: Map<string, ReceiptObject[]>, local: Map<string, LocalRe
         payment_id,
         operation_type,
         local_total: formatMinorUnits(record.total),
-        provider_total: formatMinorUnits(roundToMinorUnits(receipt.total)),
+        provider_total: formatTotal(receipt.total),
       });
     }
   }
@@ -110,11 +136,16 @@ function compare(byKey: Map<string, ReceiptObject[]>, local: Map<string, LocalRe
 }
 
 /** Every page of GET /v5/receipts (offset counts receipts, as the sandbox reads it); transport trouble is retried. */
-async function listReceipts(deps: ReconcileDeps, query: { from?: string; to?: string; paymentId?: string }): Promise<ReceiptObject[]> {
-  const all: ReceiptObject[] = [];
+async function listReceipts(deps: ReconcileDeps, query: { from?: string; to?: string; paymentId?: string }): Promise<ProviderReceipt[]> {
+  const all: ProviderReceipt[] = [];
+  let seen = 0;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const receipts = await listPage(deps, { ...query, offset: all.length, limit: PAGE });
-    all.push(...receipts);
+    const receipts = await listPage(deps, { ...query, offset: seen, limit: PAGE });
+    seen += receipts.length;
+    for (const receipt of receipts) {
+      const read = readReceipt(receipt);
+      if (read) all.push(read);
+    }
     if (query.from !== undefined) deps.progress(`provider: page ${page + 1}, ${all.length} receipts so far`);
     if (receipts.length < PAGE) return all;
   }
@@ -133,7 +164,7 @@ async function listPage(deps: ReconcileDeps, query: Parameters<FreedomPayClient[
 }
 
 async function readLocalRecords(queues: ProviderQueues, inPeriod: (day: string) => boolean): Promise<Map<string, LocalRecord>> {
-  const queue = queues.get('freedompay');
+  const queue = queues.get(RECEIPT.name);
   const records = new Map<string, LocalRecord>();
   for (const [jobState, state] of Object.entries(JOB_STATES)) {
     for (let start = 0; ; start += JOB_PAGE) {
@@ -147,9 +178,9 @@ async function readLocalRecords(queues: ProviderQueues, inPeriod: (day: string) 
   return records;
 }
 
-async function addLocalRecord(queues: ProviderQueues, receipt: ReceiptObject, records: Map<string, LocalRecord>): Promise<void> {
-  const id = receiptRecordId({ payment_id: String(receipt.payment_id), operation_type: receipt.operation_type });
-  const job = (await queues.get('freedompay').getJob(id)) as Job<ReceiptJobData> | undefined;
+async function addLocalRecord(queues: ProviderQueues, receipt: ProviderReceipt, records: Map<string, LocalRecord>): Promise<void> {
+  const id = recordId(RECEIPT.name, saleKey(receipt));
+  const job = (await queues.get(RECEIPT.name).getJob(id)) as Job<ReceiptJobData> | undefined;
   if (!job) return;
   const state = await job.getState();
   addRecord(records, job, JOB_STATES[state as keyof typeof JOB_STATES] ?? state);
@@ -169,6 +200,6 @@ export function formatReport(report: ReconcileReport): string {
       .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`)
       .join(' ')}`;
   });
-  const summary = `freedompay ${report.from}..${report.to}: ${report.provider_receipts} provider receipts, ${report.local_records} local records, ${report.differences.length} difference(s)`;
+  const summary = `${report.provider} ${report.from}..${report.to}: ${report.provider_receipts} provider receipts, ${report.local_records} local records, ${report.differences.length} difference(s)`;
   return [...lines, summary].join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryDirective, Plan } from './faults.js';
-import { fiscalBoxError, REJECTED } from './fiscalbox.js';
+import { fiscalBoxError, REJECTED, refusalWords } from './fiscalbox.js';
 import { GARBAGE_BODY, MESSAGES } from './fixtures.js';
 import { writeJson, writeText } from './respond.js';
 import type { Reply, SandboxCall } from './types.js';
@@ -19,7 +19,8 @@ export function freedomPayError(status: number, message: string): Reply {
 export function answerWithoutEffect(plan: Plan, style: ErrorStyle): Reply | undefined {
   const answer = plan.answer;
   if (!answer || answer.kind === 'fail') return undefined;
-  if (answer.kind === 'reject') return style === 'fiscalbox' ? fiscalBoxError(REJECTED, MESSAGES.rejected) : freedomPayError(422, MESSAGES.rejected);
+  if (answer.kind === 'refuse' && style === 'fiscalbox') return fiscalBoxError(answer.code, refusalWords(answer.code));
+  if (answer.kind === 'reject' || answer.kind === 'refuse') return style === 'fiscalbox' ? fiscalBoxError(REJECTED, MESSAGES.rejected) : freedomPayError(422, MESSAGES.rejected);
   const reply = freedomPayError(answer.status, STATUS_CODES[answer.status] ?? 'sandbox fault');
   // A 429 always tells the client when to come back; `ra<n>` adds it to any other status too.
   if (answer.status === 429 || plan.retryAfterSeconds !== undefined) reply.headers = { 'retry-after': String(plan.retryAfterSeconds ?? 1) };

@@ -6,13 +6,16 @@ import { ENDPOINTS, type Endpoint } from './types.js';
  * (numeric codes, integer payment ids) get them from `program(key, "…")`, same grammar.
  */
 
-/** Decides what the answer is; `reject` and `status` skip the side effect. */
-export type AnswerDirective = { kind: 'reject' } | { kind: 'fail' } | { kind: 'status'; status: number };
+/**
+ * Decides what the answer is; `reject`, `e<code>` and `status` skip the side effect. `e<code>` is a FiscalBox refusal
+ * with that error code, worded as FiscalBox words it live (../shared/fiscalbox-live.md).
+ */
+export type AnswerDirective = { kind: 'reject' } | { kind: 'fail' } | { kind: 'status'; status: number } | { kind: 'refuse'; code: number };
 /** Decides how the answer travels; the side effect has already happened. */
 export type DeliveryDirective = { kind: 'slow'; ms: number } | { kind: 'garbage' } | { kind: 'reset' } | { kind: 'hang' };
 /** `times`: active for the first n counted calls of the key on the endpoint; undefined = every call. */
 export type CountedDirective = (AnswerDirective | DeliveryDirective) & { times: number | undefined };
-export type Directive = CountedDirective | { kind: 'retry_after'; seconds: number } | { kind: 'pending'; reads: number };
+export type Directive = CountedDirective | { kind: 'retry_after'; seconds: number } | { kind: 'pending'; reads: number } | { kind: 'live' };
 
 export interface Plan {
   answer: AnswerDirective | undefined;
@@ -21,27 +24,31 @@ export interface Plan {
   retryAfterSeconds: number | undefined;
   /** `pending<n>` (Freedom Pay): reads that answer pending before the receipt settles. */
   pendingReads: number | undefined;
+  /** `live`: FiscalBox successes in the form they take live, with the nulls the seeds do not show. */
+  live: boolean;
 }
 
-export const NO_FAULT: Plan = Object.freeze({ answer: undefined, delivery: undefined, retryAfterSeconds: undefined, pendingReads: undefined });
+export const NO_FAULT: Plan = Object.freeze({ answer: undefined, delivery: undefined, retryAfterSeconds: undefined, pendingReads: undefined, live: false });
 
-const COUNTED = /^(?:(reject|fail|garbage|reset|hang)|s([45]\d\d)|slow(\d+))(?:x(\d+))?$/;
+const COUNTED = /^(?:(reject|fail|garbage|reset|hang)|s([45]\d\d)|slow(\d+)|e(\d{1,4}))(?:x(\d+))?$/;
 const RETRY_AFTER = /^ra(\d+)$/;
 const PENDING = /^pending(\d+)$/;
 
 export function parseDirective(token: string): Directive | undefined {
   const counted = COUNTED.exec(token);
   if (counted) {
-    const [, word, status, slowMs, times] = counted;
+    const [, word, status, slowMs, errorCode, times] = counted;
     const t = times === undefined ? undefined : Number(times);
     if (status !== undefined) return { kind: 'status', status: Number(status), times: t };
     if (slowMs !== undefined) return { kind: 'slow', ms: Number(slowMs), times: t };
+    if (errorCode !== undefined) return { kind: 'refuse', code: Number(errorCode), times: t };
     return { kind: word as 'reject' | 'fail' | 'garbage' | 'reset' | 'hang', times: t };
   }
   const ra = RETRY_AFTER.exec(token);
   if (ra) return { kind: 'retry_after', seconds: Number(ra[1]) };
   const pending = PENDING.exec(token);
   if (pending) return { kind: 'pending', reads: Number(pending[1]) };
+  if (token === 'live') return { kind: 'live' };
   return undefined;
 }
 
@@ -75,18 +82,20 @@ export function planCall(directives: readonly Directive[], callNo: number): Plan
   let delivery: DeliveryDirective | undefined;
   let retryAfterSeconds: number | undefined;
   let pendingReads: number | undefined;
+  let live = false;
   for (const d of directives) {
     if (d.kind === 'retry_after') retryAfterSeconds ??= d.seconds;
     else if (d.kind === 'pending') pendingReads ??= d.reads;
+    else if (d.kind === 'live') live = true;
     else if (d.times === undefined || callNo <= d.times) {
-      if (d.kind === 'reject' || d.kind === 'fail' || d.kind === 'status') answer ??= d;
+      if (d.kind === 'reject' || d.kind === 'fail' || d.kind === 'status' || d.kind === 'refuse') answer ??= d;
       else delivery ??= d;
     }
   }
   // garbage/reset/hang break an answer to work that was done; a reject or s<status> call does no work, so it wins
   // over them (slow still delays it). This lets counts chain: s503x1_resetx2 = 503, then reset, then success.
   if (delivery && delivery.kind !== 'slow' && answer && answer.kind !== 'fail') delivery = undefined;
-  return { answer, delivery, retryAfterSeconds, pendingReads };
+  return { answer, delivery, retryAfterSeconds, pendingReads, live };
 }
 
 /** Programmed directives and per (endpoint, key) call counters. */

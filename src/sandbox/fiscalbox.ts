@@ -3,14 +3,15 @@ import { CLIENT_PHONE, MESSAGES, PAYME_GO, objectId } from './fixtures.js';
 import { isObject, nonEmptyString } from './json.js';
 import type { Reply } from './types.js';
 
-/** The four FiscalBox endpoints (seeds 000–003) and what they remember between calls. */
+/** The FiscalBox endpoints (seeds 000–003, Click) and what they remember between calls. */
 
-export type FiscalBoxEndpoint = 'payme_confirm' | 'uzum_confirm' | 'anor_confirm' | 'payme_go';
+export type FiscalBoxEndpoint = 'payme_confirm' | 'uzum_confirm' | 'anor_confirm' | 'click_confirm' | 'payme_go';
 
 export const FISCALBOX_ROUTES: ReadonlyMap<string, FiscalBoxEndpoint> = new Map([
   ['/payment/payme_confirm', 'payme_confirm'],
   ['/payment/uzum_confirm', 'uzum_confirm'],
   ['/payment/anor_confirm', 'anor_confirm'],
+  ['/payment/click_confirm', 'click_confirm'],
   ['/payment/payme', 'payme_go'],
 ]);
 
@@ -19,6 +20,7 @@ const KEY_FIELD: Record<FiscalBoxEndpoint, string> = {
   payme_confirm: 'payment_id',
   uzum_confirm: 'payment_id',
   anor_confirm: 'transaction_id',
+  click_confirm: 'payment_id',
   payme_go: 'qr_code',
 };
 
@@ -29,6 +31,25 @@ type Confirm = Exclude<FiscalBoxEndpoint, 'payme_go'>;
 export const INVALID_PARAMS = -32602;
 export const REJECTED = -31001;
 export const CONFLICT = 409;
+
+/**
+ * The words FiscalBox answers an error code with (../shared/fiscalbox-live.md). Code 7 is a validation failure whose
+ * message is itself JSON (field → problems); 104 is worded BILLING_ERROR live, although the notes call it
+ * INVALID_ARGUMENT.
+ */
+const REFUSAL_WORDS: Record<number, string> = {
+  7: '{"payment_id":["This field may not be blank."]}',
+  103: 'INTERNAL_ERROR',
+  104: 'BILLING_ERROR',
+  105: 'BILLING_ERROR',
+  106: 'PAYMENT_ERROR',
+  333: 'SUBSCRIPTION_UP_TO_DATE',
+  401: 'INVALID_CLASS_CODE',
+};
+
+export function refusalWords(code: number): string {
+  return REFUSAL_WORDS[code] ?? `error ${code}`;
+}
 
 /** `{data: null, error: {code, message, data: null}, is_success: false}`: the seeds' failure envelope. */
 export function fiscalBoxError(code: number, message: string, status = 200): Reply {
@@ -60,9 +81,12 @@ export class FiscalBoxState {
   #paymeSeq = 0;
   #anorSeq = 123455; // seed 002 shows payment_id 123456
 
-  /** Applies the side effect and builds the answer. `fail` = the `fail` directive (data-level failure). */
-  execute(endpoint: FiscalBoxEndpoint, body: Body, fail: boolean): Reply {
-    if (endpoint === 'payme_go') return success(this.#charge(body, fail));
+  /**
+   * Applies the side effect and builds the answer. `fail` = the `fail` directive (data-level failure); `live` = the
+   * `live` directive (a success in the form FiscalBox answers it live: ../shared/fiscalbox-live.md).
+   */
+  execute(endpoint: FiscalBoxEndpoint, body: Body, fail: boolean, live = false): Reply {
+    if (endpoint === 'payme_go') return success(this.#charge(body, fail, live));
     const id = body[KEY_FIELD[endpoint]] as string;
     const qr = body['qr_code'] as string;
     let byId = this.#confirmed.get(endpoint);
@@ -70,7 +94,7 @@ export class FiscalBoxState {
     // At-least-once delivery: a repeat with the same QR gets the same answer; another QR is refused.
     const earlier = byId.get(id);
     if (earlier) return earlier.qr === qr ? success(earlier.data) : fiscalBoxError(CONFLICT, MESSAGES.alreadyFiscalized);
-    const data = this.#confirm(endpoint, id, fail);
+    const data = this.#confirm(endpoint, id, fail, live);
     if (!fail) byId.set(id, { qr, data });
     return success(data);
   }
@@ -81,41 +105,50 @@ export class FiscalBoxState {
     this.#anorSeq = 123455;
   }
 
-  #confirm(endpoint: Confirm, id: string, fail: boolean): unknown {
+  #confirm(endpoint: Confirm, id: string, fail: boolean, live: boolean): unknown {
     switch (endpoint) {
       case 'payme_confirm': {
         // seed 000: data.error is null on success; a failure reports it there and has no result
         const n = ++this.#paymeSeq;
         if (fail) return { id: n, error: MESSAGES.paymeNotFound };
+        // live: id, create_time and pay_time come back null
+        if (live) return { id: null, result: { receipt: { _id: id, create_time: null, pay_time: null } }, error: null };
         const now = Date.now();
         return { id: n, result: { receipt: { _id: id, create_time: now, pay_time: now } }, error: null };
       }
       case 'uzum_confirm':
-        // seed 001: error_code is a string, "0" on success
+        // seed 001: error_code is a string, "0" on success; live: no phone number
         return fail
           ? { payment_id: id, payment_status: 'FAILED', error_code: '-31050', error_message: MESSAGES.uzumFailed, client_phone_number: CLIENT_PHONE }
-          : { payment_id: id, payment_status: 'SUCCESS', error_code: '0', error_message: null, client_phone_number: CLIENT_PHONE };
+          : { payment_id: id, payment_status: 'SUCCESS', error_code: '0', error_message: null, client_phone_number: live ? null : CLIENT_PHONE };
       case 'anor_confirm':
-        // seed 002: error_code is an integer, payment_id an integer
-        return fail
-          ? { message: MESSAGES.anorFailed, error_code: 1, payment_id: ++this.#anorSeq, transaction_id: id }
-          : { message: MESSAGES.anorSuccess, error_code: 0, payment_id: ++this.#anorSeq, transaction_id: id };
+        // seed 002: error_code is an integer, payment_id an integer; live: every field but transaction_id null
+        if (fail) return { message: MESSAGES.anorFailed, error_code: 1, payment_id: ++this.#anorSeq, transaction_id: id };
+        if (live) return { message: null, error_code: null, payment_id: null, transaction_id: id };
+        return { message: MESSAGES.anorSuccess, error_code: 0, payment_id: ++this.#anorSeq, transaction_id: id };
+      case 'click_confirm':
+        // FiscalBox's Click page shows one form, its live success: every field but status null.
+        return { inn: null, payment_id: null, qr_code: null, status: fail ? 'error' : 'successfully', error: fail ? MESSAGES.clickFailed : null };
     }
   }
 
-  /** seed 003: every charge is a new transaction, even for the same code (the product must not repeat one). */
-  #charge(body: Body, fail: boolean): unknown {
+  /**
+   * seed 003: every charge is a new transaction, even for the same code (the product must not repeat one). Live, the
+   * status reads "success" (the notes' word, not the seed's "successfully") and what the seed shows of the
+   * merchant's device and the customer is null.
+   */
+  #charge(body: Body, fail: boolean, live: boolean): unknown {
     return {
       amount: body['amount'],
       transaction_id: randomUUID(),
       payment_id: objectId(),
-      inn: PAYME_GO.inn,
+      inn: live ? null : PAYME_GO.inn,
       qr_code: body['qr_code'],
-      kkm_id: PAYME_GO.kkm_id,
-      device_id: PAYME_GO.device_id,
-      status: fail ? 'failed' : 'successfully',
-      message: fail ? MESSAGES.paymeGoFailed : MESSAGES.paymeGoSuccess,
-      client_phone_number: CLIENT_PHONE,
+      kkm_id: live ? null : PAYME_GO.kkm_id,
+      device_id: live ? null : PAYME_GO.device_id,
+      status: fail ? 'failed' : live ? 'success' : 'successfully',
+      message: fail ? MESSAGES.paymeGoFailed : live ? null : MESSAGES.paymeGoSuccess,
+      client_phone_number: live ? null : CLIENT_PHONE,
     };
   }
 }

@@ -21,6 +21,7 @@ export const MESSAGES = {
   anorFailed: 'Transaction not found',
   paymeNotFound: 'Payment not found',
   uzumFailed: 'Payment not found or already cancelled',
+  clickFailed: 'Click payment not found',
   paymeGoSuccess: 'successfully payment',
   paymeGoFailed: 'Payment declined: insufficient funds',
   rejected: 'Payment rejected by provider',

@@ -80,7 +80,7 @@ export class SandboxCore {
     const invalid = body === NOT_JSON ? 'request body must be JSON' : validateFiscalBox(endpoint, body);
     if (invalid) return answer(res, call, fiscalBoxError(INVALID_PARAMS, invalid));
     const plan = this.faults.next(endpoint, call.key);
-    const reply = answerWithoutEffect(plan, 'fiscalbox') ?? this.fiscalbox.execute(endpoint, body as Record<string, unknown>, plan.answer?.kind === 'fail');
+    const reply = answerWithoutEffect(plan, 'fiscalbox') ?? this.fiscalbox.execute(endpoint, body as Record<string, unknown>, plan.answer?.kind === 'fail', plan.live);
     deliver(req, res, call, reply, plan.delivery, this.timers);
   }
 

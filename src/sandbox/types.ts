@@ -1,8 +1,9 @@
-/** Every provider endpoint the sandbox imitates (seeds 000–004). */
+/** Every provider endpoint the sandbox imitates (seeds 000–004, and Click from FiscalBox's Click page). */
 export type Endpoint =
   | 'payme_confirm'
   | 'uzum_confirm'
   | 'anor_confirm'
+  | 'click_confirm'
   | 'payme_go'
   | 'freedompay_create'
   | 'freedompay_get'
@@ -12,6 +13,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   'payme_confirm',
   'uzum_confirm',
   'anor_confirm',
+  'click_confirm',
   'payme_go',
   'freedompay_create',
   'freedompay_get',

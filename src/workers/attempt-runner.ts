@@ -1,5 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
-import type { Config, Provider } from '../config/env.js';
+import type { Config } from '../config/env.js';
+import type { Provider } from '../domain/provider.js';
 import { attemptsInRun, decodeAttempts, hadLostAnswer, type AttemptEntry } from '../domain/attempt.js';
 import { retryable, type Outcome } from '../domain/outcome.js';
 import type { JobResult } from '../domain/record.js';
@@ -78,6 +79,8 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
   entry.code = outcome.code;
   entry.message = outcome.message;
   if (outcome.providerResponse !== undefined) entry.provider_response = outcome.providerResponse;
+  if ('details' in outcome && outcome.details !== undefined) entry.details = outcome.details;
+  if (answerMayBeLost(answer, outcome)) entry.lost_answer = true;
 
   if (outcome.class === 'retryable' || (outcome.class === 'ambiguous' && options.retryAmbiguous)) {
     if (await ctx.circuit.recordFailure(job.id!)) {
@@ -98,6 +101,17 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
   await ctx.circuit.recordAnswer(job.id!);
   entry.terminal = true;
   throw new DeadLetter(entry, `${outcome.class}: ${outcome.code}: ${outcome.message}`);
+}
+
+/**
+ * The request may have reached the provider and done its work while the answer never arrived: a timeout, a connection
+ * broken after sending (ECONNRESET, UND_ERR_SOCKET: `requestSent`), or a 2xx whose body could not be read. A later
+ * success is then marked `after_lost_answer` (the provider may have seen the call twice).
+ */
+function answerMayBeLost(answer: ProviderAnswer | undefined, outcome: Outcome): boolean {
+  if (answer?.kind === 'timeout') return true;
+  if (answer?.kind === 'network') return answer.requestSent;
+  return outcome.class !== 'success' && outcome.code === 'undocumented_body';
 }
 
 /**

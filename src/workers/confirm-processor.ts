@@ -1,17 +1,17 @@
 import type { Job } from 'bullmq';
+import type { ConfirmationJobData } from '../domain/jobs.js';
 import type { JobResult } from '../domain/record.js';
-import type { ConfirmationJobData } from '../producers/schemas.js';
-import type { ConfirmProvider } from '../providers/confirm-provider.js';
-import type { ProviderTransport } from '../providers/transport.js';
-import { runAttempt, type AttemptContext } from './attempt-runner.js';
+import type { ConfirmationSpec } from '../providers/spec.js';
+import { runAttempt } from './attempt-runner.js';
+import type { ProcessorFactory } from './processor.js';
 
-/** Seeds 000–002: POST `{<id field>, qr_code}` and classify the answer. */
-export function confirmProcessor(ctx: AttemptContext, provider: ConfirmProvider, transport: ProviderTransport) {
+/** Seeds 000–002 and Click: POST `{<id field>, qr_code}` and classify the answer. */
+export const confirmProcessorFactory: ProcessorFactory<ConfirmationSpec> = ({ spec, ctx, transports }) => {
+  const transport = transports.for(spec.base);
   return (job: Job<ConfirmationJobData>): Promise<JobResult> =>
     runAttempt(ctx, job, async () => {
-      const data = job.data as Record<string, string>;
-      const body = JSON.stringify({ [provider.idField]: data[provider.idField], qr_code: data.qr_code });
-      const answer = await transport.send('POST', provider.path, body);
-      return { answer, outcome: provider.classify(answer) };
+      const body = JSON.stringify({ [spec.idField]: job.data[spec.idField], qr_code: job.data.qr_code });
+      const answer = await transport.send('POST', spec.path, body);
+      return { answer, outcome: spec.classify(answer) };
     });
-}
+};

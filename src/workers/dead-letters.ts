@@ -1,8 +1,8 @@
-import { PROVIDERS, type Provider } from '../config/env.js';
+import { PROVIDERS, type Provider } from '../domain/provider.js';
 import { providerOfRecordId } from '../domain/ids.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { Logger } from '../observability/logger.js';
-import { toRecordView } from '../producers/record-store.js';
+import { toRecordView } from '../records/record-view.js';
 
 export interface DeadLetterDeps {
   queues: ProviderQueues;

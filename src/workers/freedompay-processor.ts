@@ -1,20 +1,23 @@
 import { DelayedError, type Job } from 'bullmq';
 import { decodeAttempts, type AttemptEntry } from '../domain/attempt.js';
+import type { ReceiptJobData } from '../domain/jobs.js';
 import { clientError } from '../domain/outcome.js';
 import type { JobResult } from '../domain/record.js';
-import type { ReceiptJobData } from '../producers/receipts.js';
 import {
   FreedomPayClient,
-  classifyReceiptCreate,
   classifyReceiptList,
   classifyReceiptRead,
+  receiptIdOf,
+  receiptSale,
+  receiptStatus,
   type ReceiptObject,
 } from '../providers/freedompay.js';
+import type { ReceiptSpec } from '../providers/spec.js';
 import { runAttempt, type AttemptContext } from './attempt-runner.js';
 import { backoffDelay } from './backoff.js';
 import { DeadLetter } from './failures.js';
 import { currentRun, readProgress, recordStep } from './job-progress.js';
-import type { ProcessorFactory } from './worker-host.js';
+import type { ProcessorFactory } from './processor.js';
 
 /** Between two reads of a pending receipt: the retry schedule, but never more than a minute apart. */
 const POLL_MAX_MS = 60_000;
@@ -34,46 +37,45 @@ function requestBody(data: ReceiptJobData): Record<string, unknown> {
  * so they never spend RETRY_ATTEMPTS. Never two receipts for one sale: once a create may have reached the provider
  * without a clear answer, the next attempt looks the receipt up by payment_id first and adopts it.
  */
-export function freedomPayProcessorFactory(): ProcessorFactory {
-  return ({ ctx, transports }) => {
-    const { baseUrl, merchantId, secretKey } = ctx.config.freedompay;
-    const client = merchantId && secretKey ? new FreedomPayClient(transports.get(baseUrl), baseUrl, { merchantId, secretKey }) : undefined;
+export const freedomPayProcessorFactory: ProcessorFactory<ReceiptSpec> = ({ spec, ctx, transports }) => {
+  const { baseUrl, merchantId, secretKey } = ctx.config.freedompay;
+  const client = merchantId && secretKey ? new FreedomPayClient(transports.for(spec.base), baseUrl, { merchantId, secretKey }) : undefined;
 
-    return async (job: Job<ReceiptJobData>, token?: string): Promise<JobResult> => {
-      if (!client) {
-        // The API refuses receipts without these; a job here was accepted by a configured process. Replay it there.
-        return runAttempt(ctx, job, async () => ({
-          answer: undefined,
-          outcome: clientError('not_configured', 'FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY are not set in the worker that took this receipt'),
-        }));
-      }
-      const run = currentRun(job);
-      const { receipt_id: known, receipt_run: knownRun } = job.data;
-      if (known && knownRun === run) {
-        const read = await runAttempt(ctx, job, async () => {
-          const answer = await client.get(known);
-          return { answer, outcome: classifyReceiptRead(answer) };
-        });
-        return settle(ctx, job, token, read, false);
-      }
-      const found = mayAlreadyExist(job) ? await lookUp(ctx, client, job) : undefined;
-      const created =
-        found ??
-        (await runAttempt(
-          ctx,
-          job,
-          async () => {
-            const answer = await client.create(requestBody(job.data));
-            return { answer, outcome: classifyReceiptCreate(answer) };
-          },
-          { retryAmbiguous: true },
-        ));
-      const receipt = created.data as ReceiptObject;
-      if (receipt.status !== 'registered') await job.updateData({ ...job.data, receipt_id: receipt.receipt_id, receipt_run: run });
-      return settle(ctx, job, token, created, true);
-    };
+  return async (job: Job<ReceiptJobData>, token?: string): Promise<JobResult> => {
+    if (!client) {
+      // The API refuses receipts without these; a job here was accepted by a configured process. Replay it there.
+      return runAttempt(ctx, job, async () => ({
+        answer: undefined,
+        outcome: clientError('not_configured', 'FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY are not set in the worker that took this receipt'),
+      }));
+    }
+    const run = currentRun(job);
+    const { receipt_id: known, receipt_run: knownRun } = job.data;
+    if (known && knownRun === run) {
+      const read = await runAttempt(ctx, job, async () => {
+        const answer = await client.get(known);
+        return { answer, outcome: classifyReceiptRead(answer) };
+      });
+      return settle(ctx, job, token, read, false);
+    }
+    const found = mayAlreadyExist(job) ? await lookUp(ctx, client, job) : undefined;
+    const created =
+      found ??
+      (await runAttempt(
+        ctx,
+        job,
+        async () => {
+          const answer = await client.create(requestBody(job.data));
+          return { answer, outcome: spec.classify(answer) };
+        },
+        { retryAmbiguous: true },
+      ));
+    const receipt = created.data as ReceiptObject;
+    const receiptId = receiptIdOf(receipt);
+    if (receiptStatus(receipt) !== 'registered' && receiptId) await job.updateData({ ...job.data, receipt_id: receiptId, receipt_run: run });
+    return settle(ctx, job, token, created, true);
   };
-}
+};
 
 /** A create may have reached the provider before: an earlier attempt of this job failed, stalled or was replayed. */
 function mayAlreadyExist(job: Job): boolean {
@@ -87,10 +89,11 @@ async function lookUp(ctx: AttemptContext, client: FreedomPayClient, job: Job<Re
     const answer = await client.list({ paymentId });
     return { answer, outcome: classifyReceiptList(answer) };
   });
-  const receipt = (listed.data as ReceiptObject[]).find(
-    (r) => String(r.payment_id) === paymentId && r.operation_type === job.data.operation_type && r.status !== 'failed',
-  );
-  ctx.logger.info({ job_id: job.id, provider: ctx.provider, found: receipt?.receipt_id ?? null }, 'looked up the receipt before creating it');
+  const receipt = (listed.data as ReceiptObject[]).find((r) => {
+    const sale = receiptSale(r);
+    return sale?.payment_id === paymentId && sale.operation_type === job.data.operation_type && receiptStatus(r) !== 'failed' && receiptIdOf(r) !== undefined;
+  });
+  ctx.logger.info({ job_id: job.id, provider: ctx.provider, found: receipt ? receiptIdOf(receipt) : null }, 'looked up the receipt before creating it');
   if (!receipt) {
     await recordStep(job, listed.attempt);
     return undefined;
@@ -101,11 +104,12 @@ async function lookUp(ctx: AttemptContext, client: FreedomPayClient, job: Job<Re
 /** Registered: done. Pending: remember the step and come back later, as the job's own delay. */
 async function settle(ctx: AttemptContext, job: Job<ReceiptJobData>, token: string | undefined, result: JobResult, fresh: boolean): Promise<JobResult> {
   const receipt = result.data as ReceiptObject;
-  if (receipt.status === 'registered') return result;
+  if (receiptStatus(receipt) === 'registered') return result;
   const polls = fresh ? 0 : Number(readProgress(job).polls ?? 0) + 1;
   if (polls >= PENDING_POLLS_LIMIT) {
-    const entry: AttemptEntry = { ...result.attempt, class: 'retryable', code: 'still_pending', message: `receipt ${receipt.receipt_id} is still pending after ${polls} reads` };
-    throw new DeadLetter(entry, `gave up: receipt ${receipt.receipt_id} still pending after ${polls} reads; a replay reads it again`);
+    const id = receiptIdOf(receipt);
+    const entry: AttemptEntry = { ...result.attempt, class: 'retryable', code: 'still_pending', message: `receipt ${id} is still pending after ${polls} reads` };
+    throw new DeadLetter(entry, `gave up: receipt ${id} still pending after ${polls} reads; a replay reads it again`);
   }
   await recordStep(job, result.attempt, { polls });
   const delay = Math.min(backoffDelay(ctx.config.retry, polls + 1, undefined), POLL_MAX_MS);

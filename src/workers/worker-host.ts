@@ -1,66 +1,33 @@
-import { Worker, type Job, type Processor } from 'bullmq';
-import { PROVIDERS, type Config, type Provider } from '../config/env.js';
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../config/env.js';
 import { attemptsInRun, decodeAttempts } from '../domain/attempt.js';
+import type { Provider } from '../domain/provider.js';
 import type { JobResult } from '../domain/record.js';
 import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { CONFIRM_PROVIDERS, isConfirmProvider } from '../providers/index.js';
-import { ProviderTransport } from '../providers/transport.js';
+import { providerSpec } from '../providers/index.js';
 import type { AttemptContext } from './attempt-runner.js';
 import { fiscalBackoffStrategy } from './backoff.js';
 import { Circuit } from './circuit.js';
 import { RedisCircuitShare } from './circuit-share.js';
-import { RetentionSweeper } from './retention-sweeper.js';
-import { confirmProcessor } from './confirm-processor.js';
 import { DeadLetter } from './failures.js';
+import type { ProcessorDeps } from './processor.js';
+import { processorFor } from './processors.js';
+import { RetentionSweeper } from './retention-sweeper.js';
+import { TransportPool } from './transport-pool.js';
 
 export interface WorkerHostDeps {
   config: Readonly<Config>;
   connection: RedisClient;
   logger: Logger;
   metrics: Metrics;
+  /** What processors use beyond their provider (the confirmation intake for the charge → confirm chain). */
+  processors: ProcessorDeps;
 }
 
 /** Called once a job is succeeded or dead (after BullMQ stored it): metrics, the final log line, callbacks. */
 export type TerminalListener = (provider: Provider, job: Job, state: 'succeeded' | 'dead') => void;
-
-export interface ProcessorFactoryArgs {
-  ctx: AttemptContext;
-  transports: TransportPool;
-}
-export type ProcessorFactory = (args: ProcessorFactoryArgs) => Processor;
-
-/** One keep-alive pool per provider base URL, shared by every provider that uses it. */
-export class TransportPool {
-  private readonly byBase = new Map<string, ProviderTransport>();
-  constructor(private readonly config: Readonly<Config>) {}
-
-  get(baseUrl: string, headers?: Record<string, string>): ProviderTransport {
-    const key = `${baseUrl} ${JSON.stringify(headers ?? {})}`;
-    let transport = this.byBase.get(key);
-    if (!transport) {
-      transport = new ProviderTransport(baseUrl, {
-        timeoutMs: this.config.providerTimeoutMs,
-        // Every provider on this base URL (FiscalBox serves four) runs WORKER_CONCURRENCY jobs at once; with fewer
-        // sockets, calls would queue in the pool while PROVIDER_TIMEOUT_MS already runs, and time out unsent.
-        connections: this.config.workerConcurrency * PROVIDERS.length,
-        ...(headers ? { headers } : {}),
-      });
-      this.byBase.set(key, transport);
-    }
-    return transport;
-  }
-
-  fiscalbox(): ProviderTransport {
-    const { baseUrl, token } = this.config.fiscalbox;
-    return this.get(baseUrl, token ? { authorization: `Bearer ${token}` } : undefined);
-  }
-
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.byBase.values()].map((t) => t.close()));
-  }
-}
 
 /**
  * Locks and crash recovery (issue 8). A running job holds a lock that its worker renews every lockDuration / 2. When
@@ -99,8 +66,8 @@ export class WorkerHost {
     this.listeners.push(listener);
   }
 
-  /** `factories` supply processors for flows beyond the three confirmations (Payme Go, Freedom Pay). */
-  start(providers: readonly Provider[], factories: ReadonlyMap<Provider, ProcessorFactory> = new Map()): void {
+  /** One worker per provider, each with the processor its registry row names. */
+  start(providers: readonly Provider[]): void {
     const { config, logger, metrics } = this.deps;
     for (const provider of providers) {
       let worker: Worker | undefined;
@@ -125,7 +92,7 @@ export class WorkerHost {
           await worker?.rateLimit(ms);
         },
       };
-      const processor = this.processorFor(provider, ctx, factories);
+      const processor = processorFor({ spec: providerSpec(provider), ctx, transports: this.transports, deps: this.deps.processors });
       const limit = config.rateLimits[provider];
       worker = new Worker(provider, processor, {
         connection: this.deps.connection,
@@ -149,13 +116,6 @@ export class WorkerHost {
     }
     this.sweeper = new RetentionSweeper(this.deps.connection, config.queuePrefix, providers, config.retentionSeconds * 1000, logger);
     this.sweeper.start();
-  }
-
-  private processorFor(provider: Provider, ctx: AttemptContext, factories: ReadonlyMap<Provider, ProcessorFactory>): Processor {
-    if (isConfirmProvider(provider)) return confirmProcessor(ctx, CONFIRM_PROVIDERS[provider], this.transports.fiscalbox());
-    const factory = factories.get(provider);
-    if (!factory) throw new Error(`no processor for provider ${provider}`);
-    return factory({ ctx, transports: this.transports });
   }
 
   private finish(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {

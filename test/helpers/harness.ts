@@ -3,12 +3,12 @@ import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { inject } from 'vitest';
 import { buildApp, type App, type AppMode } from '../../src/app.js';
-import { loadConfig, type Provider } from '../../src/config/env.js';
+import { loadConfig } from '../../src/config/env.js';
+import type { Provider } from '../../src/domain/provider.js';
 import type { RecordState } from '../../src/domain/record.js';
 import { createLogger } from '../../src/observability/logger.js';
-import type { RecordView } from '../../src/producers/record-store.js';
+import type { RecordView } from '../../src/records/record-store.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.js';
-import type { ProcessorFactory } from '../../src/workers/worker-host.js';
 
 export const QR = 'https://ofd.soliq.uz/check?t=UZ170703100597&r=2421&c=20230104121801&s=514343190161';
 export const OTHER_QR = 'https://ofd.soliq.uz/check?t=UZ170703100597&r=2422&c=20230104121802&s=514343190162';
@@ -30,7 +30,6 @@ export interface HarnessOptions {
   mode?: AppMode;
   sandbox?: SandboxOptions | false;
   providers?: Provider[];
-  processorFactories?: ReadonlyMap<Provider, ProcessorFactory>;
 }
 
 export interface Harness {
@@ -77,7 +76,6 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger: createLogger(config.logLevel, logs),
     mode: options.mode ?? 'serve',
     ...(options.providers ? { providers: options.providers } : {}),
-    ...(options.processorFactories ? { processorFactories: options.processorFactories } : {}),
   });
   const url = await app.start();
   const token = config.apiTokens[0];

@@ -1,5 +1,5 @@
 import type { RecordState } from '../../src/domain/record.js';
-import type { RecordView } from '../../src/producers/record-store.js';
+import type { RecordView } from '../../src/records/record-store.js';
 
 /**
  * Confirmations sent through the real API, for the metrics tests and scripts/metrics-snapshot.ts. The payment id

@@ -37,8 +37,8 @@ describe('enqueue API over real HTTP on real Redis', () => {
     });
 
     it('400 for an unknown provider, an anor body without transaction_id, and unknown fields', async () => {
-      const unknown = await h.post('/v1/confirmations', { provider: 'click', payment_id: 'x', qr_code: QR });
-      expect(unknown.body.error.message).toMatch(/provider must be one of payme, uzum, anor/);
+      const unknown = await h.post('/v1/confirmations', { provider: 'humo', payment_id: 'x', qr_code: QR });
+      expect(unknown.body.error.message).toMatch(/provider must be one of payme, uzum, anor, click/);
       const anor = await h.post('/v1/confirmations', { provider: 'anor', payment_id: 'x', qr_code: QR });
       expect(anor.status).toBe(400);
       expect(anor.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'transaction_id' })]));
@@ -174,7 +174,7 @@ describe('enqueue API over real HTTP on real Redis', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatch(/<html/i);
     const api = await raw('/admin/queues/api/queues', { method: 'GET', headers: { authorization: `Basic ${Buffer.from('ops:board-pw-77').toString('base64')}` } });
-    expect(JSON.parse(api.body).queues.map((q: { name: string }) => q.name).sort()).toEqual(['anor', 'freedompay', 'payme', 'payme_go', 'uzum']);
+    expect(JSON.parse(api.body).queues.map((q: { name: string }) => q.name).sort()).toEqual(['anor', 'click', 'freedompay', 'payme', 'payme_go', 'uzum']);
   });
 
   it('health, readiness, metrics and OpenAPI need no token', async () => {

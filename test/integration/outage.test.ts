@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RecordView } from '../../src/producers/record-store.js';
+import type { RecordView } from '../../src/records/record-store.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { metricValue, startOutageProxy, type OutageProxy } from '../helpers/reliability.js';

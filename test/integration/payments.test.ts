@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/infra/redis-server.js';
-import type { PaymentJobData } from '../../src/producers/payments.js';
+import type { PaymentJobData } from '../../src/domain/jobs.js';
 import { paymentFingerprint, paymentRecordId } from '../../src/producers/payments.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import type { Logger } from '../../src/observability/logger.js';

@@ -91,20 +91,30 @@ describe('core pipeline on real Redis against the sandbox', () => {
     expect(callsFor('anor_confirm', id)).toHaveLength(2);
   });
 
-  it('a body that is not JSON is retryable, then success', async () => {
+  it('a body that is not JSON is retryable, then success; the record notes the lost answer', async () => {
     const id = `garbagex1_${uid()}`;
     const { body } = await h.post('/v1/confirmations', { provider: 'payme', payment_id: id, qr_code: QR });
     const record = await h.waitForState(body.id, 'succeeded');
-    expect(record.history[0]).toMatchObject({ class: 'retryable', code: 'undocumented_body' });
+    expect(record.history[0]).toMatchObject({ class: 'retryable', code: 'undocumented_body', lost_answer: true });
+    expect(record.after_lost_answer).toBe(true);
     expect(callsFor('payme_confirm', id)).toHaveLength(2);
   });
 
-  it('a connection reset is retryable, then success', async () => {
+  it('a connection reset after sending is retryable, then success; the record notes the lost answer', async () => {
     const id = `resetx1_${uid()}`;
     const { body } = await h.post('/v1/confirmations', { provider: 'uzum', payment_id: id, qr_code: QR });
     const record = await h.waitForState(body.id, 'succeeded');
-    expect(record.history[0]).toMatchObject({ class: 'retryable', http_status: 'network' });
+    // The sandbox fiscalized it, then reset the connection: undici reports ECONNRESET or UND_ERR_SOCKET.
+    expect(record.history[0]).toMatchObject({ class: 'retryable', http_status: 'network', lost_answer: true });
+    expect(['ECONNRESET', 'UND_ERR_SOCKET']).toContain(record.history[0]!.code);
+    expect(record.after_lost_answer).toBe(true);
     expect(callsFor('uzum_confirm', id)).toHaveLength(2);
+  });
+
+  it('a success at the first call is not marked after_lost_answer', async () => {
+    const { body } = await h.post('/v1/confirmations', { provider: 'uzum', payment_id: `plain-${uid()}`, qr_code: QR });
+    const record = await h.waitForState(body.id, 'succeeded');
+    expect(record.after_lost_answer).toBeUndefined();
   });
 
   it('a 4xx is a client error: dead after one call, saying it is a configuration fault', async () => {

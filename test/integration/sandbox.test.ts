@@ -98,6 +98,11 @@ describe('sandbox: FiscalBox success shapes (seeds 000–003)', () => {
     expect(Number.isInteger(res.json.data.payment_id)).toBe(true);
   });
 
+  it('click_confirm answers as FiscalBox\'s Click page shows: status successfully, every other field null', async () => {
+    const res = await post('/payment/click_confirm', { payment_id: '4710103925', qr_code: QR });
+    expect(res.json).toEqual({ data: { inn: null, payment_id: null, qr_code: null, status: 'successfully', error: null }, error: null, is_success: true });
+  });
+
   it('Payme Go charges anew every time, with fresh ids (seed 003)', async () => {
     const a = await post('/payment/payme', { amount: 1000, qr_code: '50502044301381396427' });
     const b = await post('/payment/payme', { amount: 1000, qr_code: '50502044301381396427' });
@@ -127,6 +132,7 @@ describe('sandbox: FiscalBox validation and repeats', () => {
     ['/payment/payme_confirm', { payment_id: 'p1' }, 'qr_code'],
     ['/payment/uzum_confirm', { payment_id: 7, qr_code: QR }, 'payment_id'],
     ['/payment/anor_confirm', { payment_id: 'p1', qr_code: QR }, 'transaction_id'],
+    ['/payment/click_confirm', { qr_code: QR }, 'payment_id'],
     ['/payment/payme', { amount: '1000', qr_code: '5050' }, 'amount'],
     ['/payment/payme_confirm', 'not json', 'JSON'],
   ])('%s answers HTTP 200 with error -32602 naming the field (%j)', async (path, body, field) => {
@@ -216,6 +222,9 @@ describe('sandbox: fault directives', () => {
 
     const anor = await post('/payment/anor_confirm', { transaction_id: 'fail_t', qr_code: QR });
     expect(anor.json.data).toMatchObject({ error_code: 1, message: expect.any(String), transaction_id: 'fail_t' });
+
+    const click = await post('/payment/click_confirm', { payment_id: 'fail_c', qr_code: QR });
+    expect(click.json).toMatchObject({ data: { status: 'error', error: expect.any(String) }, error: null, is_success: true });
 
     sandbox.program('50502044301381396427', 'fail');
     const go = await post('/payment/payme', { amount: 500, qr_code: '50502044301381396427' });

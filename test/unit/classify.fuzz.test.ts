@@ -1,14 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OUTCOME_CLASSES, type Outcome } from '../../src/domain/outcome.js';
-import * as anor from '../../src/providers/anor.js';
-import * as fiscalbox from '../../src/providers/fiscalbox.js';
-import * as freedompay from '../../src/providers/freedompay.js';
-import * as payme from '../../src/providers/payme.js';
-import * as paymeGo from '../../src/providers/payme-go.js';
+import { classifyReceiptList, classifyReceiptRead } from '../../src/providers/freedompay.js';
+import { SPECS } from '../../src/providers/index.js';
 import * as transport from '../../src/providers/transport.js';
 import type { ProviderAnswer } from '../../src/providers/transport.js';
-import * as uzum from '../../src/providers/uzum.js';
 
 /**
  * Property-based fuzzing of every provider classifier (issue 8, "bad input"): bodies around the seed shapes (fields
@@ -23,27 +19,36 @@ const NUM_RUNS = 1500;
 type Classifier = (answer: ProviderAnswer) => Outcome;
 type Json = any;
 
-// Every `classify*` exported from src/providers, so a new provider's classifier is fuzzed without touching this file.
-const modules = { anor, fiscalbox, freedompay, payme, paymeGo, transport, uzum } as Record<string, Record<string, unknown>>;
-const classifiers = Object.entries(modules).flatMap(([, mod]) =>
-  Object.entries(mod).filter((e): e is [string, Classifier] => e[0].startsWith('classify') && typeof e[1] === 'function' && e[0] !== 'classifyTransport'),
-);
+// Every provider's classifier from the registry, so a new provider is fuzzed without touching this file, plus the
+// Freedom Pay reads that follow a receipt (seed 004).
+const classifiers: [string, Classifier][] = [
+  ...SPECS.map((spec): [string, Classifier] => [spec.name, spec.classify]),
+  ['freedompay_read', classifyReceiptRead],
+  ['freedompay_list', classifyReceiptList],
+];
 
 const is2xx = (a: ProviderAnswer) => a.kind === 'http' && a.status >= 200 && a.status < 300;
 const obj = (v: unknown): Record<string, Json> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, Json>) : undefined);
 const envelopeOk = (a: ProviderAnswer) => (a.kind === 'http' ? obj(a.json)?.is_success === true : false);
 const dataOf = (a: ProviderAnswer) => (a.kind === 'http' ? obj(obj(a.json)?.data) : undefined);
-const receiptOf = (a: ProviderAnswer) => dataOf(a);
 
-/** The documented success fields, per classifier (seeds 000–004). A classifier not listed gets the general rules only. */
+const field = (a: ProviderAnswer, name: string) => dataOf(a)?.[name] ?? null;
+const oneOf = (value: unknown, values: unknown[]) => values.includes(value);
+
+/**
+ * The decisive fields, per classifier (CONTRACT §4, seeds 000–004): success only when they say so. A classifier not
+ * listed gets the general rules only.
+ */
 const SUCCESS_WHEN: Record<string, (a: ProviderAnswer) => boolean> = {
-  classifyPayme: (a) => envelopeOk(a) && typeof obj(obj(dataOf(a)?.result)?.receipt)?._id === 'string' && !dataOf(a)?.error,
-  classifyUzum: (a) => envelopeOk(a) && dataOf(a)?.payment_status === 'SUCCESS' && String(dataOf(a)?.error_code) === '0',
-  classifyAnor: (a) => envelopeOk(a) && Number(dataOf(a)?.error_code) === 0 && dataOf(a)?.error_code !== '' && dataOf(a)?.error_code !== null,
-  classifyPaymeGo: (a) => envelopeOk(a) && dataOf(a)?.status === 'successfully' && ['string', 'number'].includes(typeof dataOf(a)?.payment_id) && dataOf(a)?.payment_id !== '',
-  classifyReceiptCreate: (a) => typeof receiptOf(a)?.receipt_id === 'string' && receiptOf(a)?.status !== 'failed',
-  classifyReceiptRead: (a) => typeof receiptOf(a)?.receipt_id === 'string' && ['pending', 'registered'].includes(receiptOf(a)?.status),
-  classifyReceiptList: (a) => (a.kind === 'http' ? Array.isArray(obj(a.json)?.data) : false),
+  payme: (a) => envelopeOk(a) && oneOf(field(a, 'error'), [null, '']),
+  uzum: (a) => envelopeOk(a) && field(a, 'payment_status') === 'SUCCESS' && oneOf(field(a, 'error_code'), ['0', 0, null]),
+  anor: (a) => envelopeOk(a) && oneOf(field(a, 'error_code'), [null, 0, '0']),
+  click: (a) => envelopeOk(a) && field(a, 'status') === 'successfully',
+  payme_go: (a) => envelopeOk(a) && oneOf(field(a, 'status'), ['successfully', 'success']),
+  freedompay: (a) =>
+    field(a, 'status') === 'registered' || (field(a, 'status') === 'pending' && ['string', 'number'].includes(typeof field(a, 'receipt_id')) && field(a, 'receipt_id') !== ''),
+  freedompay_read: (a) => oneOf(field(a, 'status'), ['pending', 'registered']),
+  freedompay_list: (a) => (a.kind === 'http' ? Array.isArray(obj(a.json)?.data) : false),
 };
 
 // ---- arbitraries ---------------------------------------------------------------------------------------------
@@ -151,8 +156,9 @@ function leaksPersonal(value: unknown): boolean {
 }
 
 describe('provider classifiers under fuzzing', () => {
-  it('finds every classifier exported from src/providers', () => {
-    expect(classifiers.map(([name]) => name)).toEqual(expect.arrayContaining(['classifyPayme', 'classifyUzum', 'classifyAnor']));
+  it('fuzzes every provider of the registry, each against its decisive fields', () => {
+    expect(classifiers.map(([name]) => name)).toEqual(expect.arrayContaining(['payme', 'uzum', 'anor', 'payme_go', 'freedompay']));
+    for (const [name] of classifiers) expect(SUCCESS_WHEN[name], name).toBeDefined();
   });
 
   it.each(classifiers)('%s never throws and yields exactly one class, success only on the documented fields', (name, classify) => {

@@ -45,9 +45,10 @@ describe('configuration (CONTRACT §2)', () => {
   });
 
   it('parses lists and per-provider rate limits', () => {
-    const c = loadConfig({ API_TOKENS: ' a, b ,,', RATE_LIMIT_PAYME: '20', RATE_LIMIT_FREEDOMPAY: '0.5', QR_ALLOWED_HOSTS: 'ofd.soliq.uz,test.soliq.uz' });
+    const c = loadConfig({ API_TOKENS: ' a, b ,,', RATE_LIMIT_PAYME: '20', RATE_LIMIT_CLICK: '5', RATE_LIMIT_FREEDOMPAY: '0.5', QR_ALLOWED_HOSTS: 'ofd.soliq.uz,test.soliq.uz' });
     expect(c.apiTokens).toEqual(['a', 'b']);
-    expect(c.rateLimits).toEqual({ payme: 20, freedompay: 0.5 });
+    expect(c.rateLimits).toEqual({ payme: 20, click: 5, freedompay: 0.5 });
+    expect(problems({ RATE_LIMIT_CLICK: 'fast' })).toEqual(['RATE_LIMIT_CLICK: must be a positive number of calls per second']);
     expect(c.qrAllowedHosts).toEqual(['ofd.soliq.uz', 'test.soliq.uz']);
   });
 

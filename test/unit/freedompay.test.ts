@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AttemptEntry } from '../../src/domain/attempt.js';
 import { recordState } from '../../src/domain/record.js';
 import { formatMinorUnits, positionSum, roundToMinorUnits, toMinorUnits, toScaled } from '../../src/domain/money.js';
-import { receiptSchema, receiptTotals } from '../../src/producers/receipt-schema.js';
+import { receiptTotals } from '../../src/domain/receipt-totals.js';
+import { receiptSchema } from '../../src/providers/freedompay-request.js';
 import { receiptFingerprint, receiptRecordId } from '../../src/producers/receipts.js';
 import {
   FreedomPayClient,

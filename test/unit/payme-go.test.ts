@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
-import { paymentFingerprint, paymentRecordId, paymentSchema } from '../../src/producers/payments.js';
-import { classifyPaymeGo, paymeGoRequestBody } from '../../src/providers/payme-go.js';
+import { paymentFingerprint, paymentRecordId } from '../../src/producers/payments.js';
+import { classifyPaymeGo, paymeGoRequestBody, paymentSchema } from '../../src/providers/payme-go.js';
 import type { ProviderAnswer } from '../../src/providers/transport.js';
 import { FISCALBOX_ERROR } from '../fixtures/seed-bodies.js';
 import { PAYME_GO_REQUEST, PAYME_GO_SUCCESS } from '../fixtures/seed-bodies-003-004.js';
+import { LIVE_BILLING_ERROR } from '../fixtures/live-bodies.js';
 import { httpAnswer } from '../helpers/answers.js';
 
 const http = httpAnswer;
@@ -22,11 +23,27 @@ describe('classifyPaymeGo (seed 003, at most once)', () => {
     expect(classifyPaymeGo(http(200, FISCALBOX_ERROR))).toMatchObject({ class: 'rejected', code: '-31001', message: 'Платёж не найден' });
   });
 
-  it.each(['failed', 'pending', 'success', ''])('data.status %j (is_success true) is rejected: only "successfully" charged', (status) => {
+  it.each(['failed', 'error'])('data.status %j (is_success true) is a known failure: rejected, not charged', (status) => {
     const outcome = classifyPaymeGo(http(200, withData({ status, message: 'declined' })));
-    expect(outcome).toMatchObject({ class: 'rejected', code: `status_${status || 'empty'}` });
+    expect(outcome).toMatchObject({ class: 'rejected', code: `status_${status}`, message: 'declined' });
     // The rejection keeps the answer for the record, personal data masked.
     expect(JSON.stringify(outcome)).not.toContain('998712565009');
+  });
+
+  it.each(['successfully', 'success'])('data.status %j is a known success (the seed says one, the live notes the other)', (status) => {
+    expect(classifyPaymeGo(http(200, withData({ status }))).class).toBe('success');
+  });
+
+  it.each([['pending'], [''], [null], [1], [{ state: 'ok' }]])('data.status %j is neither known success nor failure: ambiguous, never "not charged"', (status) => {
+    expect(classifyPaymeGo(http(200, withData({ status })))).toMatchObject({ class: 'ambiguous' });
+  });
+
+  it('the live BILLING_ERROR refusal (code 104, HTTP 200) is rejected: FiscalBox said no', () => {
+    expect(classifyPaymeGo(http(200, LIVE_BILLING_ERROR))).toMatchObject({ class: 'rejected', code: '104', message: 'BILLING_ERROR' });
+  });
+
+  it('a success whose payment_id is null is still a success: the charge was made (the chain says what is missing)', () => {
+    expect(classifyPaymeGo(http(200, withData({ payment_id: null }))).class).toBe('success');
   });
 
   it.each([
@@ -53,7 +70,6 @@ describe('classifyPaymeGo (seed 003, at most once)', () => {
     ['not JSON', '<html>502 Bad Gateway</html>'],
     ['not the envelope', { ok: true }],
     ['is_success without data', { data: null, error: null, is_success: true }],
-    ['success without payment_id', withData({ payment_id: null })],
   ])('a 200 with %s is ambiguous', (_name, body) => {
     expect(classifyPaymeGo(http(200, body)).class).toBe('ambiguous');
   });

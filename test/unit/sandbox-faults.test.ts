@@ -15,8 +15,19 @@ describe('sandbox fault directives', () => {
     ]);
   });
 
+  it('reads FiscalBox refusal codes (e<code>) and the live answer form', () => {
+    expect(directivesInKey('e7_live_e104x1_p-1')).toEqual([
+      { kind: 'refuse', code: 7, times: undefined },
+      { kind: 'live' },
+      { kind: 'refuse', code: 104, times: 1 },
+    ]);
+    expect(planCall(directivesInKey('live_p-1'), 1)).toMatchObject({ answer: undefined, live: true });
+    expect(planCall(directivesInKey('e104x1_live_p-1'), 1)).toMatchObject({ answer: { kind: 'refuse', code: 104 }, live: true });
+    expect(planCall(directivesInKey('e104x1_live_p-1'), 2)).toMatchObject({ answer: undefined, live: true });
+  });
+
   it('finds no directives in plain ids', () => {
-    for (const id of ['696e0246c9a128176d5934d8', 'bb75f609-6d97-4b45-9ed3-80e5fcd19ef1', '50502044301381396427', '764239789', '', 's50_x', 's200_x', 'order_reject']) {
+    for (const id of ['696e0246c9a128176d5934d8', 'bb75f609-6d97-4b45-9ed3-80e5fcd19ef1', 'e5a447d7-ad64-4b95-931e-951b624b6534', '50502044301381396427', '764239789', '', 's50_x', 's200_x', 'order_reject', 'lively_1']) {
       expect(directivesInKey(id)).toEqual([]);
     }
   });

@@ -1,16 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ConfirmationProducer, EnqueueOutcome } from '../../producers/enqueue.js';
-import type { RecordStore, RecordView } from '../../producers/record-store.js';
-import { describeProblems } from '../../producers/schemas.js';
-import { isConfirmProvider } from '../../providers/index.js';
+import type { ConfirmationIntake, EnqueueOutcome } from '../../domain/enqueue.js';
 import { providerOfRecordId } from '../../domain/ids.js';
+import { describeProblems } from '../../domain/problems.js';
+import type { RecordStore, RecordView } from '../../records/record-store.js';
+import { findSpec } from '../../providers/index.js';
 import { ApiError } from '../errors.js';
 
 export const BATCH_LIMIT = 1000;
 
 export interface ConfirmationRouteDeps {
-  producer: ConfirmationProducer;
+  producer: ConfirmationIntake;
   records: RecordStore;
 }
 
@@ -76,7 +76,7 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
 
   app.get<{ Params: { id: string } }>('/v1/confirmations/:id', async (request) => {
     const { id } = request.params;
-    const record = isConfirmProvider(providerOfRecordId(id)) ? await records.get(id) : undefined;
+    const record = findSpec(providerOfRecordId(id))?.kind === 'confirmation' ? await records.get(id) : undefined;
     if (!record) throw new ApiError('not_found', `no confirmation with id ${id}`);
     return record;
   });
@@ -88,7 +88,7 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
     }
     const { payment_id, reference } = query.data;
     let items = payment_id ? await records.findByPaymentId(payment_id) : await records.findByReference(reference!);
-    if (payment_id && reference) items = items.filter((r) => r.reference === reference);
+    if (payment_id && reference) items = items.filter((r: RecordView) => r.reference === reference);
     return { items };
   });
 }

@@ -1,14 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Config } from '../../config/env.js';
-import { confirmationSchema } from '../../producers/schemas.js';
+import { PROVIDERS } from '../../domain/provider.js';
+import { CONFIRMATION_SPECS } from '../../providers/index.js';
 import { BATCH_LIMIT } from './confirmations.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' });
 
-/** OpenAPI 3.1 of `/v1/*`, generated from the same zod schemas that validate requests, so it cannot drift. */
-export function buildOpenApi(config: Readonly<Config>, extraPaths: Record<string, unknown> = {}) {
-  const confirmation = json(confirmationSchema(config));
+/**
+ * OpenAPI 3.1 of `/v1/*`, generated from the same zod schemas that validate requests (the confirmation schema the
+ * intake validates with, the registry's request schemas), so it cannot drift.
+ */
+export function buildOpenApi(confirmationSchema: z.ZodType, extraPaths: Record<string, unknown> = {}) {
+  const confirmation = json(confirmationSchema);
   const error = {
     type: 'object',
     required: ['error'],
@@ -25,7 +28,7 @@ export function buildOpenApi(config: Readonly<Config>, extraPaths: Record<string
     required: ['id', 'provider', 'state', 'attempts', 'created_at', 'history'],
     properties: {
       id: { type: 'string' },
-      provider: { type: 'string', enum: ['payme', 'uzum', 'anor', 'payme_go', 'freedompay'] },
+      provider: { type: 'string', enum: [...PROVIDERS] },
       payment_id: { type: 'string' },
       transaction_id: { type: 'string' },
       state: { type: 'string', enum: ['queued', 'active', 'retrying', 'succeeded', 'dead'] },
@@ -47,7 +50,7 @@ export function buildOpenApi(config: Readonly<Config>, extraPaths: Record<string
   const recordRef = { $ref: '#/components/schemas/Record' };
   return {
     openapi: '3.1.0',
-    info: { title: 'fiscal-worker', version: '1', description: 'Attach Soliq OFD fiscal receipts to Payme, Uzum and Anor payments.' },
+    info: { title: 'fiscal-worker', version: '1', description: `Attach Soliq OFD fiscal receipts to ${CONFIRMATION_SPECS.map((s) => s.title).join(', ')} payments.` },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: { Confirmation: confirmation, Record: record, Error: error },

@@ -2,19 +2,22 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../../config/env.js';
 import { providerOfRecordId } from '../../domain/ids.js';
-import { IDEMPOTENCY_KEY_MAX, paymentSchema, type PaymentProducer } from '../../producers/payments.js';
-import type { RecordStore } from '../../producers/record-store.js';
-import { describeProblems } from '../../producers/schemas.js';
+import type { PaymentIntake } from '../../domain/enqueue.js';
+import { describeProblems } from '../../domain/problems.js';
+import { findSpec, onlySpecOfKind } from '../../providers/index.js';
+import type { RecordStore } from '../../records/record-store.js';
 import { ApiError } from '../errors.js';
 import { isFinished, readWhenFinished } from './record-wait.js';
 
 export interface PaymentRouteDeps {
-  payments: PaymentProducer;
+  payments: PaymentIntake;
   records: RecordStore;
 }
 
 /** CONTRACT §3: `?wait=` seconds, default 30, at most 60. */
 export const DEFAULT_WAIT_SECONDS = 30;
+/** An Idempotency-Key is hashed into the record id; a bound keeps the header sane. */
+export const IDEMPOTENCY_KEY_MAX = 255;
 export const MAX_WAIT_SECONDS = 60;
 
 const WaitQuery = z.object({
@@ -53,7 +56,7 @@ export async function paymentRoutes(app: FastifyInstance, deps: PaymentRouteDeps
 
   app.get<{ Params: { id: string } }>('/v1/payments/:id', async (request) => {
     const { id } = request.params;
-    const record = providerOfRecordId(id) === 'payme_go' ? await records.get(id) : undefined;
+    const record = findSpec(providerOfRecordId(id))?.kind === 'payment' ? await records.get(id) : undefined;
     if (!record) throw new ApiError('not_found', `no payment with id ${id}`);
     return record;
   });
@@ -61,7 +64,7 @@ export async function paymentRoutes(app: FastifyInstance, deps: PaymentRouteDeps
 
 /** OpenAPI paths of these routes, from the same zod schema that validates the body. */
 export function paymentOpenApiPaths(config: Readonly<Config>): Record<string, unknown> {
-  const body = z.toJSONSchema(paymentSchema(config), { unrepresentable: 'any', io: 'input' });
+  const body = z.toJSONSchema(onlySpecOfKind('payment').request(config), { unrepresentable: 'any', io: 'input' });
   const recordRef = { $ref: '#/components/schemas/Record' };
   const error = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   const ok = (description: string) => ({ description, content: { 'application/json': { schema: recordRef } } });

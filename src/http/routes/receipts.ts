@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { Config } from '../../config/env.js';
 import { providerOfRecordId } from '../../domain/ids.js';
-import { receiptSchema } from '../../producers/receipt-schema.js';
-import type { ReceiptProducer } from '../../producers/receipts.js';
-import type { RecordStore } from '../../producers/record-store.js';
-import { describeProblems } from '../../producers/schemas.js';
+import type { ReceiptIntake } from '../../domain/enqueue.js';
+import { describeProblems } from '../../domain/problems.js';
+import { findSpec, onlySpecOfKind } from '../../providers/index.js';
+import type { RecordStore } from '../../records/record-store.js';
 import { ApiError } from '../errors.js';
 
 export interface ReceiptRouteDeps {
-  receipts: ReceiptProducer;
+  receipts: ReceiptIntake;
   records: RecordStore;
 }
 
@@ -35,15 +36,15 @@ export async function receiptRoutes(app: FastifyInstance, deps: ReceiptRouteDeps
 
   app.get<{ Params: { id: string } }>('/v1/receipts/:id', async (request) => {
     const { id } = request.params;
-    const record = providerOfRecordId(id) === 'freedompay' ? await records.get(id) : undefined;
+    const record = findSpec(providerOfRecordId(id))?.kind === 'receipt' ? await records.get(id) : undefined;
     if (!record) throw new ApiError('not_found', `no receipt with id ${id}`);
     return record;
   });
 }
 
 /** OpenAPI paths of these routes, from the same zod schema that validates the body (the totals rule is described). */
-export function receiptOpenApiPaths(): Record<string, unknown> {
-  const body = z.toJSONSchema(receiptSchema, { unrepresentable: 'any', io: 'input' });
+export function receiptOpenApiPaths(config: Readonly<Config>): Record<string, unknown> {
+  const body = z.toJSONSchema(onlySpecOfKind('receipt').request(config), { unrepresentable: 'any', io: 'input' });
   const recordRef = { $ref: '#/components/schemas/Record' };
   const error = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   const ok = (description: string) => ({ description, content: { 'application/json': { schema: recordRef } } });

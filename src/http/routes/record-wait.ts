@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RecordStore, RecordView } from '../../producers/record-store.js';
+import type { RecordStore, RecordView } from '../../records/record-store.js';
 import { ApiError } from '../errors.js';
 
 const FIRST_POLL_MS = 25;

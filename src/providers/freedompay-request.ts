@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { QUANTITY_DECIMALS, formatMinorUnits, positionSum, toMinorUnits, toScaled } from '../domain/money.js';
+import { QUANTITY_DECIMALS, formatMinorUnits, toMinorUnits, toScaled } from '../domain/money.js';
+import { receiptTotals } from '../domain/receipt-totals.js';
 
 /**
  * CONTRACT §3 `POST /v1/receipts/freedompay`: seed 004's create request without `merchant_id`. The objects the seed
@@ -102,20 +103,3 @@ export const receiptSchema = z
   });
 
 export type ReceiptInput = z.infer<typeof receiptSchema>;
-
-/** Totals in minor units (tiyins): the sum of price × quantity and the sum of settlements. */
-export function receiptTotals(body: Pick<ReceiptInput, 'positions' | 'settlements'>): {
-  positions: number;
-  settlements: number;
-  positionSumMismatches: { index: number; expected: number }[];
-} {
-  let positions = 0;
-  const positionSumMismatches: { index: number; expected: number }[] = [];
-  body.positions.forEach((p, index) => {
-    const sum = positionSum(toMinorUnits(p.price) ?? 0, toScaled(p.quantity, QUANTITY_DECIMALS) ?? 0);
-    if (p.sum !== undefined && toMinorUnits(p.sum) !== sum) positionSumMismatches.push({ index, expected: sum });
-    positions += sum;
-  });
-  const settlements = body.settlements.reduce((total, s) => total + (toMinorUnits(s.sum) ?? 0), 0);
-  return { positions, settlements, positionSumMismatches };
-}

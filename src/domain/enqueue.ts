@@ -1,0 +1,35 @@
+import type { FieldProblem } from './problems.js';
+
+/** What became of one item handed to the product (CONTRACT §3; the `result` label of fiscal_enqueued_total). */
+export type EnqueueOutcome =
+  | { result: 'created' | 'duplicate'; id: string; provider: string }
+  | { result: 'conflict'; id: string; provider: string; message: string }
+  | { result: 'invalid'; provider: string | undefined; problems: FieldProblem[] };
+
+export type AcceptedOutcome = Extract<EnqueueOutcome, { result: 'created' | 'duplicate' }>;
+
+/** Set by the product itself, never by a client: e.g. the Payme Go charge a confirmation was enqueued by (issue 7). */
+export interface EnqueueOptions {
+  /** Kept on the job as `links`; the record shows them. */
+  links?: Record<string, string>;
+}
+
+/**
+ * The one way confirmations enter the product (API, bulk CLI, the charge → confirm chain): implemented by
+ * producers/, used by http/ and workers/ through this interface so neither depends on how it is stored.
+ */
+export interface ConfirmationIntake {
+  enqueue(body: unknown, options?: EnqueueOptions): Promise<EnqueueOutcome>;
+  /** One outcome per body, in order; one bad item never rejects the others. */
+  enqueueMany(bodies: readonly unknown[], options?: EnqueueOptions): Promise<EnqueueOutcome[]>;
+}
+
+export interface PaymentIntake {
+  enqueue(idempotencyKey: string, body: unknown): Promise<EnqueueOutcome>;
+}
+
+export interface ReceiptIntake {
+  /** Both FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY are needed to sign requests (seed 004). */
+  readonly configured: boolean;
+  enqueue(body: unknown): Promise<EnqueueOutcome>;
+}
