@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { open, unlink } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
-import type { FieldProblem } from './schemas.js';
+import type { FieldProblem } from '../domain/problems.js';
 
 /** One line of the rejects file: a line of the input that was not accepted, why, and what it said. */
 export interface Reject {

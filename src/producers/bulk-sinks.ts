@@ -1,11 +1,12 @@
 import { Pool } from 'undici';
 import { z } from 'zod';
 import type { Config } from '../config/env.js';
+import type { EnqueueOutcome } from '../domain/enqueue.js';
+import type { FieldProblem } from '../domain/problems.js';
 import { ProviderQueues } from '../infra/queues.js';
 import { UnavailableError, closeRedis, createRedis } from '../infra/redis.js';
 import { createMetrics } from '../observability/metrics.js';
-import { ConfirmationProducer, type EnqueueOutcome } from './enqueue.js';
-import type { FieldProblem } from './schemas.js';
+import { ConfirmationProducer } from './enqueue.js';
 
 /**
  * Where `fiscal-worker enqueue` sends its batches: straight into Redis through the producer the API uses, or to a
