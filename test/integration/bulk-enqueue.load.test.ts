@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordId } from '../../src/domain/ids.js';
 import { freePort, startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
 import type { Reject } from '../../src/producers/bulk-rejects.js';
-import { writeBulkFile, type BulkFile } from '../helpers/bulk-file.js';
+import { kindOf, writeBulkFile, type BulkFile } from '../helpers/bulk-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { QueueReader, spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 
@@ -18,7 +18,8 @@ import { QueueReader, spawnServe, type ServeProcess } from '../helpers/serve-pro
  * - local mode: exact counts, the rejects file, one job per accepted line, a re-run all duplicates, and peak RSS
  *   for N and N/10 lines under the same heap ceiling (flat: memory does not grow with the file);
  * - `--url` mode: the `api` process SIGKILLed and later SIGTERMed mid-file and restarted; every accepted line ends
- *   as exactly one job, and the provider (sandbox, behind in-process workers) sees each payment exactly once.
+ *   as exactly one job, and the provider (the sandbox, behind workers started after the import) is called once per
+ *   payment (a worker's own repeat after a lost answer, recorded on the job, is the only exception allowed).
  * Heavy, so behind FISCAL_LOAD_TEST=1 like load.test.ts (`.ci/run` sets it); FISCAL_BULK_N sets N. Figures:
  * docs/RELIABILITY.md "Bulk import".
  */
@@ -80,6 +81,29 @@ async function until(what: string, ready: () => Promise<boolean> | boolean, time
   }
 }
 
+/**
+ * Lines the CLI reported as sent again (`lines A–B not acknowledged …`). A batch that timed out may still have been
+ * stored, and its retry then reports `duplicate` for lines the lost attempt created: on a starved machine even local
+ * mode can hit the producer's store deadline (4.5 s for a 1000-line batch).
+ */
+function retriedNewLines(stderr: string): number {
+  const seen = new Set<number>();
+  for (const m of stderr.matchAll(/^enqueue: lines? (\d+)(?:–(\d+))? not acknowledged/gm)) {
+    for (let n = Number(m[1]); n <= Number(m[2] ?? m[1]); n++) if (kindOf(n) === 'valid') seen.add(n);
+  }
+  return seen.size;
+}
+
+/** Exact counts; only when a batch was sent again may some new lines be reported as duplicates instead. */
+function expectCounts(stdout: string, stderr: string, expected: BulkFile['expected']): void {
+  const m = /^created (\d+), duplicate (\d+), conflict (\d+), invalid (\d+)$/m.exec(stdout);
+  expect(m, stdout + stderr).not.toBeNull();
+  const [created, duplicate, conflict, invalid] = m!.slice(1).map(Number) as [number, number, number, number];
+  expect({ conflict, invalid, accepted: created + duplicate }).toEqual({ conflict: expected.conflict, invalid: expected.invalid, accepted: expected.created + expected.duplicate });
+  expect(created, stderr).toBeLessThanOrEqual(expected.created);
+  expect(created, stderr).toBeGreaterThanOrEqual(expected.created - retriedNewLines(stderr));
+}
+
 const totalJobs = async (reader: QueueReader) => Object.values(await reader.counts()).reduce((s, n) => s + n, 0);
 
 describe.skipIf(!ENABLED)(`bulk enqueue: ${N} lines`, () => {
@@ -106,7 +130,7 @@ describe.skipIf(!ENABLED)(`bulk enqueue: ${N} lines`, () => {
     try {
       // Rates as a user sees them: no heap ceiling.
       const first = await enqueue([big.path], { REDIS_URL: redis.url, QUEUE_PREFIX: prefix });
-      expect(first.stdout).toBe(summary(big.expected));
+      expectCounts(first.stdout, first.stderr, big.expected);
       expect(first.code).toBe(1);
       expect(await rejectedLines(`${big.path}.rejects.ndjson`)).toEqual(big.rejected);
       // No workers: every accepted line waits as exactly one job.
@@ -123,10 +147,11 @@ describe.skipIf(!ENABLED)(`bulk enqueue: ${N} lines`, () => {
       // Peak RSS, N lines against N/10, both new on prefixes of their own, under the same heap ceiling.
       const small = await writeBulkFile(join(dir, 'small.ndjson'), Math.round(N / 10), uid());
       const tenth = await enqueue([small.path], { ...capped, QUEUE_PREFIX: `bulk-${uid()}` });
-      expect(tenth.stdout).toBe(summary(small.expected));
+      expectCounts(tenth.stdout, tenth.stderr, small.expected);
       const whole = await enqueue([big.path], { ...capped, QUEUE_PREFIX: `bulk-${uid()}` });
-      expect(whole.stdout).toBe(summary(big.expected));
+      expectCounts(whole.stdout, whole.stderr, big.expected);
       Object.assign(figures, {
+        local_first_run: first.stdout.trim(),
         local_lines_per_s: first.rate,
         local_rerun_lines_per_s: again.rate,
         peak_rss_mib_no_ceiling: { [`${N}_lines`]: first.rssMiB, [`${N}_lines_rerun`]: again.rssMiB },
@@ -139,18 +164,12 @@ describe.skipIf(!ENABLED)(`bulk enqueue: ${N} lines`, () => {
     }
   }, 10 * 60_000);
 
-  it('--url: the api SIGKILLed and SIGTERMed mid-file and restarted; every line counted once, every payment one job and one provider call', async () => {
+  it('--url: the api SIGKILLed and SIGTERMed mid-file and restarted; every line counted once, one job and one provider call per payment', async () => {
     const prefix = `bulk-${uid()}`;
     const port = await freePort();
     const apiEnv = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0', API_TOKENS: TOKEN, LOG_LEVEL: 'info' };
     let api: ServeProcess = await spawnServe(apiEnv, 'api');
-    // Workers in this process, against the sandbox: the provider side of "doubling nothing".
-    // A provider timeout far above what a starved sandbox takes: a timed-out call is repeated by design
-    // (at-least-once, README), and would be counted here as a doubled payment that the import did not cause.
-    const workers: Harness = await startHarness({
-      mode: 'worker',
-      env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '100', PROVIDER_TIMEOUT_MS: '30000', LOG_LEVEL: 'warn' },
-    });
+    let workers: Harness | undefined;
     const reader = new QueueReader(redis.url, prefix);
     const rejectsPath = join(dir, 'url.rejects.ndjson');
     const cli = startEnqueue([big.path, '--url', `http://127.0.0.1:${port}`, '--token', TOKEN, '--rejects', rejectsPath, '--retry-for', '120'], {});
@@ -175,43 +194,45 @@ describe.skipIf(!ENABLED)(`bulk enqueue: ${N} lines`, () => {
       const seconds = (Date.now() - started) / 1000;
       expect(cli.stderr).not.toContain(TOKEN);
       expect(code, cli.stderr).toBe(1);
-      const counts = /^created (\d+), duplicate (\d+), conflict (\d+), invalid (\d+)$/m.exec(cli.stdout)!.slice(1).map(Number) as [number, number, number, number];
-      const [created, duplicate, conflict, invalid] = counts;
-      // Every non-blank line counted once; invalid and conflicts exact. A line whose first attempt was stored but
-      // not answered is reported duplicate by the attempt that was answered, so only the sum is exact.
-      expect(created + duplicate + conflict + invalid).toBe(N - big.blank);
-      expect(invalid).toBe(big.expected.invalid);
-      expect(conflict).toBe(big.expected.conflict);
-      expect(created + duplicate).toBe(big.expected.created + big.expected.duplicate);
-      expect(created).toBeLessThanOrEqual(accepted);
+      // Every non-blank line counted once; invalid and conflicts exact; a line stored by an attempt whose answer the
+      // restart cut off is reported duplicate by the attempt that was answered (README "Bulk import").
+      expectCounts(cli.stdout, cli.stderr, big.expected);
       expect(await rejectedLines(rejectsPath)).toEqual(big.rejected);
+      expect(await reader.counts()).toMatchObject({ waiting: accepted, active: 0, completed: 0, failed: 0 });
 
-      // Product side: exactly one job per accepted line, each called once at the provider.
+      // Provider side, once the import is done (so the two do not starve each other on 2 cores): workers in this
+      // process against the sandbox, with a provider timeout far above what a busy sandbox takes.
+      workers = await startHarness({ mode: 'worker', env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '100', PROVIDER_TIMEOUT_MS: '30000', LOG_LEVEL: 'warn' } });
       const drainedMs = await reader.waitUntilDrained(accepted, 5 * 60_000);
-      const jobs = await reader.counts();
-      expect(jobs.completed + jobs.failed).toBe(accepted);
-      expect(jobs.failed).toBe(0);
+      expect(await reader.counts()).toMatchObject({ completed: accepted, failed: 0 });
       const calls = new Map<string, number>();
       for (const call of workers.sandbox.calls()) calls.set(call.key, (calls.get(call.key) ?? 0) + 1);
       expect(calls.size).toBe(accepted);
-      const twice = [...calls].filter(([, n]) => n !== 1);
-      const why = await Promise.all(twice.slice(0, 3).map(async ([key]) => workers.app.records.get(recordId(big.accepted.find((a) => a.key === key)!.provider, key))));
-      expect(twice, JSON.stringify(why)).toEqual([]);
       for (const { key } of big.accepted) expect(calls.has(key), key).toBe(true);
+      // The import can double nothing at the provider: one job per payment. A worker's own repeat after a call whose
+      // answer was lost (a timeout: at-least-once, CONTRACT §4) is possible only on a starved machine, and the job
+      // records it; anything else is a failure.
+      const providerOf = new Map(big.accepted.map((a) => [a.key, a.provider]));
+      const repeated = [...calls].filter(([, n]) => n > 1);
+      for (const [key, n] of repeated) {
+        const record = await workers.app.records.get(recordId(providerOf.get(key)!, key));
+        expect({ key, attempts: record?.attempts, after_lost_answer: record?.after_lost_answer }).toEqual({ key, attempts: n, after_lost_answer: true });
+      }
 
       const closing = /\((\d+) lines\/s\).*peak RSS (\d+) MiB$/m.exec(cli.stderr);
       Object.assign(figures, {
+        url_run: cli.stdout.trim(),
         url_lines_per_s_with_restarts: Number(closing?.[1]),
         url_wall_s: Math.round(seconds),
         url_peak_rss_mib_no_ceiling: Number(closing?.[2]),
-        url_created_vs_duplicate: { created, duplicate },
         url_retry_notices: notices(),
-        drain_after_import_s: Math.round(drainedMs / 100) / 10,
+        drain_s: Math.round(drainedMs / 100) / 10,
+        provider_repeats_after_lost_answer: repeated.length,
       });
     } finally {
       if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
       await api.stop('SIGTERM');
-      await workers.close();
+      await workers?.close();
       await reader.close();
     }
   }, 15 * 60_000);
