@@ -71,6 +71,7 @@ export async function benchWorker(jobs: number): Promise<WorkerBenchResult[]> {
     const host = new WorkerHost({
       config: stack.app.config,
       connection: workerConnection,
+      queues: stack.app.queues,
       logger: createLogger('info', new Writable({ write: (_c, _e, done) => done() })),
       metrics: stack.app.metrics,
       processors: { confirmations: producer },

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, isLoopbackHost, type Config } from './config/env.js';
+import { ConfigError, type Config } from './config/env.js';
+import { startupProblems } from './config/production.js';
 import { PROVIDERS, type Provider } from './domain/provider.js';
 import { registerBoard } from './http/board.js';
 import { bearerAuth } from './http/auth.js';
+import { attachDeadline, type RequestDeadline } from './http/deadline.js';
 import { confirmationRoutes } from './http/routes/confirmations.js';
 import { paymentOpenApiPaths, paymentRoutes } from './http/routes/payments.js';
 import { receiptOpenApiPaths, receiptRoutes } from './http/routes/receipts.js';
@@ -11,6 +13,7 @@ import { buildOpenApi, openApiRoute } from './http/routes/openapi.js';
 import { createHttpServer } from './http/server.js';
 import { closeRedis, createRedis, type RedisClient } from './infra/redis.js';
 import { ProviderQueues } from './infra/queues.js';
+import { layoutOf } from './providers/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { registerQueueGauges } from './observability/queue-gauges.js';
@@ -51,19 +54,17 @@ export interface App {
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, logger, mode } = options;
   const servesApi = mode !== 'worker';
-  if (servesApi && !isLoopbackHost(config.host)) {
-    const problems: string[] = [];
-    if (config.apiTokens.length === 0) problems.push(`API_TOKENS: required when HOST (${config.host}) is not loopback`);
-    if (!config.board.username) problems.push(`BOARD_USERNAME: required when HOST (${config.host}) is not loopback`);
-    if (problems.length) throw new ConfigError(problems);
-  }
+  const problems = startupProblems(config, servesApi);
+  if (problems.length) throw new ConfigError(problems);
+  if (config.sandboxProviders) logger.warn({ mode }, 'SANDBOX_PROVIDERS=true: providers are the sandbox; nothing is fiscalized for real');
 
   const metrics = createMetrics();
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
-  redis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
-  const queues = new ProviderQueues(redis, config);
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const layout = layoutOf(config);
+  const queues = new ProviderQueues(redis, layout);
   const records = new RecordStore(queues, redis);
-  const readiness = new ReadinessProbe(redis, metrics, logger, queues.key('readyz'));
+  const readiness = new ReadinessProbe(redis, metrics, logger, [...new Set(layout.all().map((ref) => layout.key(ref, 'readyz')))]);
   // On every (re)connection, the first included: Redis may be down at start-up or come back with another configuration.
   redis.on('ready', () => void readiness.checkEvictionPolicy());
   const http = createHttpServer(logger);
@@ -71,11 +72,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await http.register(healthRoutes, { metrics, readiness, circuitsOpen: () => workers?.openCircuits() ?? [] });
 
   // Every mode: workers enqueue the payme confirmation after a Payme Go charge (issue 7), on the api connection.
-  const producer = new ConfirmationProducer({ config, redis, queues, metrics });
+  const producer = new ConfirmationProducer({ config, queues, metrics });
   if (servesApi) {
-    const payments = new PaymentProducer({ config, redis, queues, metrics });
-    const receipts = new ReceiptProducer({ config, redis, queues, metrics });
+    const payments = new PaymentProducer({ config, queues, metrics });
+    const receipts = new ReceiptProducer({ config, queues, metrics });
     await http.register(async (v1) => {
+      v1.decorateRequest('deadline', null as unknown as RequestDeadline);
+      v1.addHook('onRequest', attachDeadline);
       v1.addHook('onRequest', bearerAuth(config.apiTokens));
       await v1.register(confirmationRoutes, { producer, records });
       await v1.register(paymentRoutes, { payments, records });
@@ -91,8 +94,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   let workerRedis: RedisClient | undefined;
   if (mode !== 'api') {
     workerRedis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
-    workerRedis.on('error', (err) => logger.warn({ err: { message: err.message } }, 'redis connection error (worker)'));
-    workers = new WorkerHost({ config, connection: workerRedis, logger, metrics, processors: { confirmations: producer } });
+    workerRedis.on('error', (err) => logger.warn({ err }, 'redis connection error (worker)'));
+    workers = new WorkerHost({ config, connection: workerRedis, queues, logger, metrics, processors: { confirmations: producer } });
   }
 
   let closing: Promise<void> | undefined;

@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config/env.js';
 import { startRedisServer, type ThrowawayRedis } from './infra/redis-server.js';
 import { createLogger } from './observability/logger.js';
+import { redactUrl } from './observability/redact.js';
 import { startSandbox } from './sandbox/server.js';
 
 const DEV_FREEDOMPAY = { merchantId: '542088', secretKey: 'dev-secret-key' };
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   let throwaway: ThrowawayRedis | undefined;
   const wantedRedis = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (!(await redisAnswers(wantedRedis))) {
-    logger.warn({ redis: wantedRedis }, 'no Redis answers at REDIS_URL; starting a throwaway redis-server');
+    logger.warn({ redis: redactUrl(wantedRedis) }, 'no Redis answers at REDIS_URL; starting a throwaway redis-server');
     throwaway = await startRedisServer();
     env.REDIS_URL = throwaway.url;
   }
@@ -46,12 +47,13 @@ async function main(): Promise<void> {
     FREEDOMPAY_MERCHANT_ID: freedompay.merchantId,
     FREEDOMPAY_SECRET_KEY: freedompay.secretKey,
     QUEUE_PREFIX: env.QUEUE_PREFIX ?? 'fiscal-dev',
+    SANDBOX_PROVIDERS: 'true', // so it also runs where NODE_ENV=production is set (config/production.ts)
   });
   const config = loadConfig(env);
   const app = await buildApp({ config, logger, mode: 'serve' });
   const address = await app.start();
   logger.info(
-    { api: `${address}/v1/confirmations`, board: `${address}/admin/queues`, metrics: `${address}/metrics`, sandbox: sandbox.url, redis: config.redisUrl },
+    { api: `${address}/v1/confirmations`, board: `${address}/admin/queues`, metrics: `${address}/metrics`, sandbox: sandbox.url, redis: redactUrl(config.redisUrl) },
     'dev stack ready: try curl -XPOST -H content-type:application/json --data @examples/confirmation.json <api>',
   );
   let stopping = false;

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { buildApp, type AppMode } from './app.js';
 import { ConfigError, loadConfig } from './config/env.js';
+import { startupProblems } from './config/production.js';
 import { PROVIDERS, type Provider } from './domain/provider.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { runReconcileCli } from './reconcile/cli.js';
@@ -19,7 +20,8 @@ const USAGE = `usage: fiscal-worker <command>
                                 exit 0 all accepted, 1 some invalid or conflicting, 2 could not run
   reconcile freedompay --from YYYY-MM-DD --to YYYY-MM-DD [--json]
                                 provider receipts vs local records; exit 0 same, 1 differences, 2 could not run
-  sandbox [--port N] [--host H] the provider sandbox (every seed endpoint, with fault injection)
+  sandbox [--port N] [--host H] [--max-calls N] [--max-records N]
+                                the provider sandbox (every seed endpoint, with fault injection)
 Configuration comes from the environment; see README.md.`;
 
 function fail(message: string, code: number): never {
@@ -60,7 +62,8 @@ function stopOnSignals(close: () => Promise<void>, logger: Logger): void {
 
 async function runService(mode: AppMode, args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { providers: { type: 'string' } }, strict: true });
-  const config = loadConfig(process.env);
+  // The command's own start-up rules are checked with the environment, so one run names every problem (exit 78).
+  const config = loadConfig(process.env, (c) => startupProblems(c, mode !== 'worker'));
   const logger = createLogger(config.logLevel);
   const app = await buildApp({ config, logger, mode, ...(mode === 'worker' && values.providers ? { providers: parseProviders(values.providers)! } : {}) });
   stopOnSignals(() => app.close(), logger);

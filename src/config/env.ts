@@ -23,16 +23,23 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
 };
 
 const url = (protocols: readonly string[]) =>
-  z.string().refine(
-    (value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be a URL with protocol ${protocols.join(' or ')}` },
-  );
+  z.string().superRefine((value, ctx) => {
+    const expected = `a URL with protocol ${protocols.join(' or ')}`;
+    // docker-compose.yml passes `${VAR:-}`: set but empty is a variable the deployment forgot.
+    if (value === '') return ctx.addIssue({ code: 'custom', message: `is empty; set it to ${expected}` });
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(value).protocol;
+    } catch {
+      // not a URL
+    }
+    if (!protocol || !protocols.includes(protocol)) ctx.addIssue({ code: 'custom', message: `must be ${expected}` });
+  });
+
+const flag = z
+  .enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' })
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
 
 const rateLimit = z.coerce.number({ error: 'must be a positive number of calls per second' }).positive('must be a positive number of calls per second').optional();
 
@@ -41,21 +48,34 @@ type RateLimitName = `RATE_LIMIT_${Uppercase<Provider>}`;
 const rateLimitName = (provider: Provider) => `RATE_LIMIT_${provider.toUpperCase()}` as RateLimitName;
 const RateLimits = z.object(Object.fromEntries(PROVIDERS.map((p) => [rateLimitName(p), rateLimit])) as Record<RateLimitName, typeof rateLimit>);
 
-/** Redis Cluster hashes only the part between the first `{` and the next `}`, when it is not empty. */
-const HASH_TAG = /^[^{]*\{[^}]+\}/;
+/** `QUEUE_SHARDS`: `<n>` for every confirmation provider, or `<provider>=<n>` pairs (issue 18). */
+const MAX_SHARDS = 64;
+function parseShards(value: string, ctx: z.RefinementCtx): { all?: number; byProvider: Partial<Record<Provider, number>> } {
+  const out: { all?: number; byProvider: Partial<Record<Provider, number>> } = { byProvider: {} };
+  const count = (text: string) => (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_SHARDS ? Number(text) : undefined);
+  for (const part of splitList(value)) {
+    const [name, n] = part.includes('=') ? part.split('=', 2).map((x) => x.trim()) : [undefined, part];
+    const shards = count(n ?? '');
+    if (shards === undefined) ctx.addIssue({ code: 'custom', message: `"${part}": a shard count must be an integer from 1 to ${MAX_SHARDS}` });
+    else if (name === undefined) out.all = shards;
+    else if ((PROVIDERS as readonly string[]).includes(name)) out.byProvider[name as Provider] = shards;
+    else ctx.addIssue({ code: 'custom', message: `"${part}": ${name} is not a provider (${PROVIDERS.join(', ')})` });
+  }
+  return out;
+}
 
 const Env = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   // README "Redis Cluster": REDIS_URL is then one node of the cluster; ioredis discovers the others.
-  REDIS_CLUSTER: z
-    .enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' })
-    .default('false')
-    .transform((v) => v === 'true' || v === '1'),
+  REDIS_CLUSTER: flag,
   QUEUE_PREFIX: z
     .string()
     .min(1)
-    .regex(/^[A-Za-z0-9_{}.-]+$/, 'only letters, digits and _ { } . - are allowed')
+    .max(64, 'at most 64 characters')
+    // No braces: on a Redis Cluster the product derives one hash tag per queue itself (infra/layout.ts).
+    .regex(/^[A-Za-z0-9_.-]+$/, 'only letters, digits and _ . - are allowed (no braces: the product adds the Redis Cluster hash tags itself)')
     .default('fiscal'),
+  QUEUE_SHARDS: z.string().default('').transform((value, ctx) => parseShards(value, ctx)),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
   METRICS_PORT: int(0, 65535).default(9464),
@@ -75,7 +95,8 @@ const Env = z.object({
   RETRY_MAX_MS: int(1).default(3_600_000),
   CIRCUIT_THRESHOLD: int(1).default(5),
   CIRCUIT_PROBE_MS: int(1).default(5000),
-  RETENTION_DAYS: z.coerce.number().positive().default(7),
+  RETENTION_DAYS: z.coerce.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').default(7),
+  IDEMPOTENCY_DAYS: z.coerce.number({ error: 'must be a positive number of days' }).positive('must be a positive number of days').default(400),
   QR_ALLOWED_HOSTS: z
     .string()
     .default('ofd.soliq.uz')
@@ -86,6 +107,10 @@ const Env = z.object({
   CALLBACK_ALLOWED_HOSTS: csv,
   SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // The image sets NODE_ENV=production: the start-up checks of production.ts apply.
+  NODE_ENV: z.string().default(''),
+  // docker-compose.yml's demo profile: the provider URLs point at the fiscal-worker sandbox (production.ts).
+  SANDBOX_PROVIDERS: flag,
 }).extend(RateLimits.shape);
 
 export interface Config {
@@ -93,6 +118,8 @@ export interface Config {
   /** REDIS_CLUSTER: `redisUrl` is a seed node of a Redis Cluster. */
   redisCluster: boolean;
   queuePrefix: string;
+  /** QUEUE_SHARDS: `all` for every confirmation provider, else per provider (only confirmation queues are sharded). */
+  queueShards: { all?: number; byProvider: Readonly<Partial<Record<Provider, number>>> };
   host: string;
   port: number;
   metricsPort: number;
@@ -106,17 +133,41 @@ export interface Config {
   circuit: { threshold: number; probeMs: number };
   rateLimits: Readonly<Partial<Record<Provider, number>>>;
   retentionSeconds: number;
+  /** IDEMPOTENCY_DAYS: how long a money record's tombstone answers repeats after the record itself is gone. */
+  idempotencySeconds: number;
   qrAllowedHosts: readonly string[];
   callback: { url: string; secret: string; allowedHosts: readonly string[] };
   shutdownTimeoutMs: number;
   logLevel: string;
+  /** NODE_ENV=production (the image's default): credentials and provider URLs are checked at start-up. */
+  production: boolean;
+  /** SANDBOX_PROVIDERS=true: every provider URL is the sandbox's (compose's demo profile); nothing is fiscalized for real. */
+  sandboxProviders: boolean;
 }
 
-/** Parses the environment once at start-up; nothing outside `config/` reads `process.env`. */
-export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
+/**
+ * Parses the environment once at start-up; nothing outside `config/` reads `process.env`. `startupChecks` adds the
+ * rules of the command about to run (production.ts); every problem is reported at once, those of the checks too when
+ * some variable is bad: they then see the rest of the environment with that variable at its default.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, startupChecks?: (config: Readonly<Config>) => string[]): Readonly<Config> {
+  const { config, problems } = parseConfig(env);
+  if (config && problems.length === 0) {
+    const startup = startupChecks?.(config) ?? [];
+    if (startup.length === 0) return config;
+    throw new ConfigError(startup);
+  }
+  const bad = new Set(problems.map((problem) => problem.slice(0, problem.indexOf(':'))));
+  const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !bad.has(name)));
+  const fallback = startupChecks ? parseConfig(rest).config : undefined;
+  const startup = fallback ? startupChecks!(fallback).filter((problem) => !bad.has(problem.slice(0, problem.indexOf(':')))) : [];
+  throw new ConfigError([...problems, ...startup]);
+}
+
+function parseConfig(env: NodeJS.ProcessEnv): { config?: Readonly<Config>; problems: string[] } {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`));
+    return { problems: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`) };
   }
   const e = parsed.data;
   const problems: string[] = [];
@@ -126,23 +177,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
     problems.push('BOARD_PASSWORD: BOARD_USERNAME and BOARD_PASSWORD must be set together');
   }
   if (e.REDIS_CLUSTER) {
-    // BullMQ's scripts touch several keys of a queue at once; on a cluster they must all hash to one slot.
-    if (!HASH_TAG.test(e.QUEUE_PREFIX)) {
-      problems.push(`QUEUE_PREFIX: must contain a hash tag when REDIS_CLUSTER=true, e.g. {${e.QUEUE_PREFIX.replace(/[{}]/g, '')}}, so every queue key lands in one slot`);
-    }
     if (!['', '/', '/0'].includes(new URL(e.REDIS_URL).pathname)) problems.push('REDIS_URL: a Redis Cluster has only database 0; remove the /<db> part');
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) return { problems };
 
   const rateLimits: Partial<Record<Provider, number>> = {};
   for (const provider of PROVIDERS) {
     const limit = e[rateLimitName(provider)];
     if (limit !== undefined) rateLimits[provider] = limit;
   }
-  return deepFreeze({
+  const config: Config = {
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
     queuePrefix: e.QUEUE_PREFIX,
+    queueShards: e.QUEUE_SHARDS,
     host: e.HOST,
     port: e.PORT,
     metricsPort: e.METRICS_PORT,
@@ -160,11 +208,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): Readonly<Config> {
     circuit: { threshold: e.CIRCUIT_THRESHOLD, probeMs: e.CIRCUIT_PROBE_MS },
     rateLimits,
     retentionSeconds: Math.round(e.RETENTION_DAYS * 86_400),
+    idempotencySeconds: Math.round(e.IDEMPOTENCY_DAYS * 86_400),
     qrAllowedHosts: e.QR_ALLOWED_HOSTS,
     callback: { url: e.CALLBACK_URL, secret: e.CALLBACK_SECRET, allowedHosts: e.CALLBACK_ALLOWED_HOSTS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
-  });
+    production: e.NODE_ENV === 'production',
+    sandboxProviders: e.SANDBOX_PROVIDERS,
+  };
+  return { config: deepFreeze(config), problems: [] };
 }
 
 /** A loopback host may run without credentials (CONTRACT §2); anything else must not. */

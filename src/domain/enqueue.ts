@@ -8,10 +8,15 @@ export type EnqueueOutcome =
 
 export type AcceptedOutcome = Extract<EnqueueOutcome, { result: 'created' | 'duplicate' }>;
 
-/** Set by the product itself, never by a client: e.g. the Payme Go charge a confirmation was enqueued by (issue 7). */
+/** Bounds the Redis work of one request: rejects once the request's deadline has passed (infra/redis.ts). */
+export type Deadline = <T>(work: Promise<T>) => Promise<T>;
+
+/** Set by the product itself, never by a client. */
 export interface EnqueueOptions {
-  /** Kept on the job as `links`; the record shows them. */
+  /** Kept on the job as `links`: e.g. the Payme Go charge a confirmation was enqueued by (issue 7). */
   links?: Record<string, string>;
+  /** The request's one deadline (CONTRACT §3: 503 within 5 s of arrival, whatever steps it takes). */
+  within?: Deadline;
 }
 
 /**
@@ -25,11 +30,11 @@ export interface ConfirmationIntake {
 }
 
 export interface PaymentIntake {
-  enqueue(idempotencyKey: string, body: unknown): Promise<EnqueueOutcome>;
+  enqueue(idempotencyKey: string, body: unknown, options?: Pick<EnqueueOptions, 'within'>): Promise<EnqueueOutcome>;
 }
 
 export interface ReceiptIntake {
   /** Both FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY are needed to sign requests (seed 004). */
   readonly configured: boolean;
-  enqueue(body: unknown): Promise<EnqueueOutcome>;
+  enqueue(body: unknown, options?: Pick<EnqueueOptions, 'within'>): Promise<EnqueueOutcome>;
 }

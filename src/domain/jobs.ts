@@ -6,18 +6,23 @@ import type { Provider } from './provider.js';
  * Payme code of a charge, which the charge needs and which is never logged or shown.
  */
 
-/** A confirmation (seeds 000–002, Click): the request fields and the sales system's own keys. */
-export interface ConfirmationJobData {
+/** A confirmation as accepted (seeds 000–002, Click): the request fields and the sales system's own keys. */
+export interface ConfirmationRequest {
   provider: Provider;
   /** The provider's id field, named as in its seed: `payment_id`, or `transaction_id` for Anor. */
   payment_id?: string;
   transaction_id?: string;
+  /** The fiscal receipt's URL in its one normalized form (domain/qr.ts). */
   qr_code: string;
   reference?: string;
   callback_url?: string;
-  /** Records this one was created by (e.g. the Payme Go charge), shown on the record. */
-  links?: Record<string, string>;
 }
+
+/**
+ * What a confirmation job carries: the request without its provider (the queue says it; jobs stored before this
+ * change still have it), and the records it was created by (e.g. the Payme Go charge), shown on the record.
+ */
+export type ConfirmationJobData = Omit<ConfirmationRequest, 'provider'> & { provider?: Provider; links?: Record<string, string> };
 
 /** A Payme Go charge as accepted (seed 003). `qr_code` is the customer's Payme code: needed to charge, never logged. */
 export interface PaymentRequest {

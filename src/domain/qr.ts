@@ -3,6 +3,22 @@ import { z } from 'zod';
 /** The Soliq OFD receipt parameters every fiscal QR URL carries (seeds 000–002: `?t=…&r=…&c=…&s=…`). */
 const RECEIPT_PARAMS = ['t', 'r', 'c', 's'] as const;
 
+/**
+ * One form of a fiscal receipt's URL, so two spellings of one receipt (spaces around it or its values, another
+ * parameter order, an upper-case host) are one receipt: stored, compared and sent to the provider in this form
+ * (issue 19). `https://<host>[:port]<path>?t=…&r=…&c=…&s=…`, then any other parameter sorted by name.
+ */
+export function normalizeQrCode(value: string): string {
+  const url = new URL(value.trim());
+  const params = new URLSearchParams();
+  for (const name of RECEIPT_PARAMS) params.set(name, url.searchParams.get(name)!.trim());
+  const others = [...url.searchParams.entries()].filter(([name]) => !(RECEIPT_PARAMS as readonly string[]).includes(name));
+  others.sort(([a, av], [b, bv]) => (a === b ? av.localeCompare(bv) : a < b ? -1 : 1));
+  for (const [name, v] of others) params.append(name, v.trim());
+  return `${url.protocol}//${url.host.toLowerCase()}${url.pathname}?${params.toString()}`;
+}
+
+/** A fiscal receipt's URL, validated (CONTRACT §3) and turned into its one normalized form. */
 export function fiscalQrCode(allowedHosts: readonly string[]) {
   const hosts = new Set(allowedHosts.map((h) => h.toLowerCase()));
   return z
@@ -20,9 +36,10 @@ export function fiscalQrCode(allowedHosts: readonly string[]) {
       if (!hosts.has(url.hostname.toLowerCase())) {
         ctx.addIssue({ code: 'custom', message: `qr_code host ${url.hostname} is not one of ${[...hosts].join(', ')}` });
       }
-      const missing = RECEIPT_PARAMS.filter((p) => !url.searchParams.get(p));
+      const missing = RECEIPT_PARAMS.filter((p) => !url.searchParams.get(p)?.trim());
       if (missing.length > 0) {
         ctx.addIssue({ code: 'custom', message: `qr_code is missing the receipt parameter(s) ${missing.join(', ')}` });
       }
-    });
+    })
+    .transform(normalizeQrCode);
 }

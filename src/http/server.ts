@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { ApiError, errorHandler } from './errors.js';
+import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js';
 
 const ONE_MIB = 1024 * 1024;
 
@@ -20,6 +21,18 @@ export function createHttpServer(logger: Logger): FastifyInstance {
   app.setErrorHandler(errorHandler);
   // The API speaks JSON only; fastify's built-in text/plain parser would let a wrong content type through as a string.
   app.removeContentTypeParser('text/plain');
+  // CONTRACT §3: too deep a body is refused before it is parsed, for every route; then fastify's own parser (with its
+  // __proto__/constructor checks and the 1 MiB bodyLimit) as before.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      done(new ApiError('invalid_json', `request body is nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays; flatten it`), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(new ApiError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`).body());
   });

@@ -1,63 +1,60 @@
-import { Queue, type JobsOptions } from 'bullmq';
-import type { Config } from '../config/env.js';
+import { Queue } from 'bullmq';
 import type { Provider } from '../domain/provider.js';
-import { HISTORY_LIMIT } from '../domain/attempt.js';
+import type { Layout, QueueRef } from './layout.js';
 import type { RedisClient } from './redis.js';
 
 /**
- * BullMQ never decides on its own that a job is dead: the processor counts the attempts of the current run from the
- * job's history (so a replay from Bull Board, which keeps `attemptsMade`, still gets fresh attempts) and fails the
- * job itself when the run is used up. This ceiling only guards against a processor bug retrying forever.
+ * One BullMQ queue per provider (and per shard of a sharded one), so one provider's outage never holds another's jobs.
+ * Jobs carry no options of their own: the retry policy and retention are the worker's (workers/run-policy.ts), which
+ * keeps every job's hash small (issue 18: BullMQ stores a job's options with every job).
  */
-export const BULLMQ_ATTEMPTS_CEILING = 10_000;
-
-export function defaultJobOptions(config: Readonly<Config>): JobsOptions {
-  return {
-    attempts: BULLMQ_ATTEMPTS_CEILING,
-    backoff: { type: 'fiscal' },
-    // Finished confirmations answer duplicates and status look-ups for RETENTION_DAYS; dead letters stay until an
-    // operator removes them (CONTRACT §5).
-    removeOnComplete: { age: config.retentionSeconds },
-    removeOnFail: false,
-    stackTraceLimit: HISTORY_LIMIT,
-  };
-}
-
-/** One queue per provider, so one provider's outage never holds another's jobs. */
 export class ProviderQueues {
-  private readonly queues = new Map<Provider, Queue>();
+  private readonly queues = new Map<string, Queue>();
 
   constructor(
     private readonly connection: RedisClient,
-    private readonly config: Readonly<Config>,
+    readonly layout: Layout,
   ) {}
 
-  get(provider: Provider): Queue {
-    let queue = this.queues.get(provider);
+  /** The BullMQ queue behind a ref. */
+  queue(ref: QueueRef): Queue {
+    let queue = this.queues.get(ref.name);
     if (!queue) {
-      queue = new Queue(provider, {
-        connection: this.connection,
-        prefix: this.config.queuePrefix,
-        defaultJobOptions: defaultJobOptions(this.config),
-      });
+      queue = new Queue(ref.name, { connection: this.connection, prefix: ref.prefix });
       // Errors surface on the calls that failed; the queue's own emitter must not crash the process.
       queue.on('error', () => undefined);
-      this.queues.set(provider, queue);
+      this.queues.set(ref.name, queue);
     }
     return queue;
   }
 
-  all(providers: readonly Provider[]): Queue[] {
-    return providers.map((p) => this.get(p));
+  /** A provider's queue; a sharded provider has several, so this is for providers that are never sharded (money). */
+  get(provider: Provider): Queue {
+    const refs = this.layout.queues(provider);
+    if (refs.length !== 1) throw new Error(`${provider} has ${refs.length} shards: pick one with forRecord() or of()`);
+    return this.queue(refs[0]!);
   }
 
-  /** `<prefix>:<queue>:<id>`, BullMQ's job hash; the enqueue script reads it to tell duplicates from new work. */
-  jobKey(provider: Provider, id: string): string {
-    return `${this.config.queuePrefix}:${provider}:${id}`;
+  /** Every queue of a provider (its shards). */
+  of(provider: Provider): Queue[] {
+    return this.layout.queues(provider).map((ref) => this.queue(ref));
   }
 
-  key(...parts: string[]): string {
-    return [this.config.queuePrefix, ...parts].join(':');
+  all(providers?: readonly Provider[]): Queue[] {
+    return this.layout.all(providers).map((ref) => this.queue(ref));
+  }
+
+  /** The queue a record lives in, if its id names a provider. */
+  forRecord(recordId: string): { ref: QueueRef; queue: Queue } | undefined {
+    const ref = this.layout.queueOfRecord(recordId);
+    return ref ? { ref, queue: this.queue(ref) } : undefined;
+  }
+
+  /** BullMQ's job hash of a record (tests and benchmarks read it directly). */
+  jobKey(recordId: string): string {
+    const ref = this.layout.queueOfRecord(recordId);
+    if (!ref) throw new Error(`${recordId} is not a record id`);
+    return this.layout.jobKey(ref, recordId);
   }
 
   async close(): Promise<void> {

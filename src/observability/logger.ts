@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { serializeError } from './redact.js';
 
 export type { Logger };
 
@@ -27,6 +28,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { service: 'fiscal-worker' },
       redact: { paths: REDACT, censor: '[redacted]' },
+      // Every error goes through one serializer, whoever logs it (fastify's request logger included): Redis errors
+      // carry the failed command's arguments, which are data (redact.ts).
+      serializers: { err: serializeError, error: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

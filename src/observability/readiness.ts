@@ -21,8 +21,8 @@ export class ReadinessProbe {
     private readonly redis: RedisClient,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    /** A key in the queues' hash slot (`<QUEUE_PREFIX>:…`), probed instead of PING on a Redis Cluster. */
-    private readonly slotKey?: string,
+    /** A key in each queue's hash slot (infra/layout.ts), probed instead of PING on a Redis Cluster. */
+    private readonly slotKeys: readonly string[] = [],
   ) {}
 
   /**
@@ -50,11 +50,11 @@ export class ReadinessProbe {
   }
 
   /**
-   * On a cluster PING goes to any node, and a lost master is simply dropped from the client's pool; a read of a key
-   * under QUEUE_PREFIX goes to the master that holds the queues' slot, which is the one that must answer.
+   * On a cluster PING goes to any node, and a lost master is simply dropped from the client's pool; a read of a key in
+   * each queue's slot goes to every master that holds a queue, and each of them must answer.
    */
   private async ping(): Promise<void> {
-    if (this.redis.isCluster && this.slotKey) await this.redis.exists(this.slotKey);
+    if (this.redis.isCluster && this.slotKeys.length) await Promise.all(this.slotKeys.map((key) => this.redis.exists(key)));
     else await this.redis.ping();
   }
 

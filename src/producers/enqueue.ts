@@ -1,35 +1,49 @@
+import type { Queue } from 'bullmq';
 import type { Config } from '../config/env.js';
 import type { ConfirmationIntake, EnqueueOptions, EnqueueOutcome } from '../domain/enqueue.js';
 import { recordId } from '../domain/ids.js';
-import type { ConfirmationJobData } from '../domain/jobs.js';
+import type { ConfirmationJobData, ConfirmationRequest } from '../domain/jobs.js';
 import { fieldProblems } from '../domain/problems.js';
 import { isProvider } from '../domain/provider.js';
+import type { QueueRef } from '../infra/layout.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import { UnavailableError, storeDeadline, type RedisClient } from '../infra/redis.js';
+import { UnavailableError, storeDeadline } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
-import { claim, defineClaimScript, releaseClaims } from './claim-script.js';
+import { referenceIndexKey } from '../records/indexes.js';
 import { confirmationSchema, externalIdOf } from './schemas.js';
+import { addJobTo, runTransaction } from './transaction.js';
 
 export interface ProducerDeps {
   config: Readonly<Config>;
-  redis: RedisClient;
   queues: ProviderQueues;
   metrics: Metrics;
 }
 
+interface Accepted {
+  index: number;
+  id: string;
+  input: ConfirmationRequest;
+  data: ConfirmationJobData;
+}
+
 /**
- * The one way confirmations enter the product (API, bulk CLI, tests). A confirmation's record id is derived from
- * provider + payment id, so a repeat is a duplicate (same qr_code) or a conflict (another one) for RETENTION_DAYS.
+ * The one way confirmations enter the product (API, bulk CLI, the charge → confirm chain). A confirmation's record id
+ * is derived from provider + payment id, so a repeat is a duplicate (same qr_code) or a conflict (another one) for
+ * RETENTION_DAYS.
+ *
+ * One round trip per queue slot, whatever the number of items (issue 18): a MULTI reads each record's existing data and
+ * runs BullMQ's own add (idempotent on the job id) and the reference index, atomically. The read tells created from
+ * duplicate and conflict; the add does nothing for a record that exists; no claim key is needed, and two racing
+ * requests never both answer "created" because the second transaction runs after the first.
  */
 export class ConfirmationProducer implements ConfirmationIntake {
   private readonly schema;
 
   constructor(private readonly deps: ProducerDeps) {
     this.schema = confirmationSchema(deps.config);
-    defineClaimScript(deps.redis);
   }
 
-  validate(body: unknown): { ok: true; input: ConfirmationJobData } | { ok: false; outcome: EnqueueOutcome } {
+  validate(body: unknown): { ok: true; input: ConfirmationRequest } | { ok: false; outcome: EnqueueOutcome } {
     const parsed = this.schema.safeParse(body);
     if (parsed.success) return { ok: true, input: parsed.data };
     const provider = typeof (body as { provider?: unknown })?.provider === 'string' ? (body as { provider: string }).provider : undefined;
@@ -41,66 +55,75 @@ export class ConfirmationProducer implements ConfirmationIntake {
     return outcome!;
   }
 
-  /** Each body gets its own outcome; one bad item never rejects the others. Claims and adds go out pipelined. */
+  /** Each body gets its own outcome; one bad item never rejects the others. */
   async enqueueMany(bodies: readonly unknown[], options: EnqueueOptions = {}): Promise<EnqueueOutcome[]> {
     const outcomes: EnqueueOutcome[] = new Array(bodies.length);
-    const toAdd = new Map<string, { index: number; input: ConfirmationJobData; id: string }[]>();
-    const within = storeDeadline();
-    try {
-      await within(Promise.all(
-        bodies.map(async (body, index) => {
-          const checked = this.validate(body);
-          if (!checked.ok) {
-            outcomes[index] = checked.outcome;
-            return;
-          }
-          const { input } = checked;
-          const id = recordId(input.provider, externalIdOf(input));
-          const answer = await claim(
-            this.deps.redis,
-            {
-              job: this.deps.queues.jobKey(input.provider, id),
-              claim: this.deps.queues.key('claim', id),
-              reference: input.reference ? this.deps.queues.key('ref', input.reference) : undefined,
-            },
-            { fingerprint: input.qr_code, recordId: id, referenceTtlSeconds: this.deps.config.retentionSeconds },
-          );
-          if (answer.kind === 'exists') {
-            const existing = safeParse(answer.data);
-            outcomes[index] =
-              existing?.qr_code === input.qr_code
-                ? { result: 'duplicate', id, provider: input.provider }
-                : conflict(id, input.provider);
-            return;
-          }
-          if (answer.kind === 'pending_conflict') {
-            outcomes[index] = conflict(id, input.provider);
-            return;
-          }
-          // 'pending': an earlier request claimed it and may have died before adding; the add is idempotent.
-          outcomes[index] = { result: answer.kind === 'claimed' ? 'created' : 'duplicate', id, provider: input.provider };
-          const group = toAdd.get(input.provider) ?? [];
-          group.push({ index, input, id });
-          toAdd.set(input.provider, group);
-        }),
-      ));
-      await within(Promise.all(
-        [...toAdd].map(([provider, items]) =>
-          this.deps.queues
-            .get(provider as ConfirmationJobData['provider'])
-            .addBulk(items.map(({ input, id }) => ({ name: 'confirm', data: options.links ? { ...input, links: options.links } : input, opts: { jobId: id } }))),
-        ),
-      ));
-    } catch (err) {
-      throw new UnavailableError(err);
-    }
-    releaseClaims(this.deps.redis, [...toAdd.values()].flatMap((items) => items.map(({ id }) => this.deps.queues.key('claim', id))));
-    for (const outcome of outcomes) {
-      if (outcome.provider && isProvider(outcome.provider)) {
-        this.deps.metrics.enqueued.inc({ provider: outcome.provider, result: outcome.result });
+    const bySlot = new Map<string, { ref: QueueRef; items: Accepted[] }>();
+    for (let index = 0; index < bodies.length; index++) {
+      const checked = this.validate(bodies[index]);
+      if (!checked.ok) {
+        outcomes[index] = checked.outcome;
+        continue;
       }
+      const id = recordId(checked.input.provider, externalIdOf(checked.input));
+      const ref = this.deps.queues.layout.queueOfRecord(id)!;
+      const group = bySlot.get(ref.name) ?? { ref, items: [] };
+      group.items.push({ index, id, input: checked.input, data: jobData(checked.input, options.links) });
+      bySlot.set(ref.name, group);
+    }
+    const within = options.within ?? storeDeadline();
+    try {
+      await within(Promise.all([...bySlot.values()].map(({ ref, items }) => this.addAll(ref, items, outcomes))));
+    } catch (err) {
+      throw err instanceof UnavailableError ? err : new UnavailableError(err);
+    }
+    for (const outcome of outcomes) {
+      if (outcome.provider && isProvider(outcome.provider)) this.deps.metrics.enqueued.inc({ provider: outcome.provider, result: outcome.result });
     }
     return outcomes;
+  }
+
+  /** One MULTI for the items of one queue: per item HGET data, then BullMQ's add, then the reference index. */
+  private async addAll(ref: QueueRef, items: Accepted[], outcomes: EnqueueOutcome[]): Promise<void> {
+    const { queues, config } = this.deps;
+    const queue: Queue = queues.queue(ref);
+    const now = Date.now();
+    const readAt: number[] = [];
+    const results = await runTransaction(queue, async (multi) => {
+      const adds: Promise<void>[] = [];
+      let replies = 0;
+      readAt.length = 0;
+      for (const { id, data } of items) {
+        readAt.push(replies);
+        multi.hget(queues.layout.jobKey(ref, id), 'data');
+        adds.push(addJobTo(multi, queue, 'confirm', data, id));
+        replies += 2;
+        if (data.reference) {
+          multi.fiscalIndex(referenceIndexKey(queues.layout, ref, data.reference), now, id, config.retentionSeconds);
+          replies += 1;
+        }
+      }
+      await Promise.all(adds);
+    });
+    items.forEach(({ index, id, input }, i) => {
+      const existing = results[readAt[i]!] as string | null;
+      if (existing === null) outcomes[index] = { result: 'created', id, provider: input.provider };
+      else outcomes[index] = sameQr(existing, input.qr_code) ? { result: 'duplicate', id, provider: input.provider } : conflict(id, input.provider);
+    });
+  }
+}
+
+/** The queue says which provider a job is for; the job data keeps only what the call and the record need. */
+function jobData(input: ConfirmationRequest, links: Record<string, string> | undefined): ConfirmationJobData {
+  const { provider: _provider, ...rest } = input;
+  return links ? { ...rest, links } : rest;
+}
+
+function sameQr(existingData: string, qrCode: string): boolean {
+  try {
+    return (JSON.parse(existingData) as { qr_code?: unknown }).qr_code === qrCode;
+  } catch {
+    return false;
   }
 }
 
@@ -111,12 +134,4 @@ function conflict(id: string, provider: string): EnqueueOutcome {
     provider,
     message: `${provider} payment ${id} was already accepted with a different qr_code; a payment has one fiscal receipt`,
   };
-}
-
-function safeParse(json: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
 }

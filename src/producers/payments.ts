@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/env.js';
-import type { EnqueueOutcome, PaymentIntake } from '../domain/enqueue.js';
+import type { EnqueueOptions, EnqueueOutcome, PaymentIntake } from '../domain/enqueue.js';
 import { recordId } from '../domain/ids.js';
 import type { PaymentJobData, PaymentRequest } from '../domain/jobs.js';
 import { fieldProblems } from '../domain/problems.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import type { RedisClient } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
 import { onlySpecOfKind } from '../providers/index.js';
-import { defineClaimScript } from './claim-script.js';
-import { enqueueFingerprinted } from './fingerprinted.js';
+import { enqueueAtMostOnce } from './money-intake.js';
 
 /** The registry's payment provider (seed 003, Payme Go). */
 const PAYMENT = onlySpecOfKind('payment');
@@ -27,7 +25,6 @@ export function paymentFingerprint(input: PaymentRequest): string {
 
 export interface PaymentProducerDeps {
   config: Readonly<Config>;
-  redis: RedisClient;
   queues: ProviderQueues;
   metrics: Metrics;
 }
@@ -38,31 +35,31 @@ export class PaymentProducer implements PaymentIntake {
 
   constructor(private readonly deps: PaymentProducerDeps) {
     this.schema = PAYMENT.request(deps.config);
-    defineClaimScript(deps.redis);
   }
 
-  async enqueue(idempotencyKey: string, body: unknown): Promise<EnqueueOutcome> {
-    const outcome = await this.claimAndAdd(idempotencyKey, body);
+  async enqueue(idempotencyKey: string, body: unknown, options: Pick<EnqueueOptions, 'within'> = {}): Promise<EnqueueOutcome> {
+    const outcome = await this.claimAndAdd(idempotencyKey, body, options);
     this.deps.metrics.enqueued.inc({ provider: PAYMENT.name, result: outcome.result });
     return outcome;
   }
 
-  private async claimAndAdd(idempotencyKey: string, body: unknown): Promise<EnqueueOutcome> {
+  private async claimAndAdd(idempotencyKey: string, body: unknown, options: Pick<EnqueueOptions, 'within'>): Promise<EnqueueOutcome> {
     const parsed = this.schema.safeParse(body);
     if (!parsed.success) return { result: 'invalid', provider: PAYMENT.name, problems: fieldProblems(parsed.error) };
     const input = parsed.data;
     const id = paymentRecordId(idempotencyKey);
     const fingerprint = paymentFingerprint(input);
-    const { queues, redis, config } = this.deps;
-    return enqueueFingerprinted(
-      { redis, queues, retentionSeconds: config.retentionSeconds },
+    return enqueueAtMostOnce(
+      this.deps,
       {
         provider: PAYMENT.name,
         id,
         name: 'charge',
         data: { ...input, fingerprint } satisfies PaymentJobData,
+        summary: input.amount,
         conflictMessage: 'this Idempotency-Key was already used for a charge with another body; use a new key for a new charge',
       },
+      options.within,
     );
   }
 }

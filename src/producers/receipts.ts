@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/env.js';
-import type { EnqueueOutcome, ReceiptIntake } from '../domain/enqueue.js';
+import type { EnqueueOptions, EnqueueOutcome, ReceiptIntake } from '../domain/enqueue.js';
 import { recordId, saleKey } from '../domain/ids.js';
 import type { ReceiptJobData, ReceiptRequest } from '../domain/jobs.js';
 import { fieldProblems } from '../domain/problems.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import type { RedisClient } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
 import { onlySpecOfKind } from '../providers/index.js';
-import { defineClaimScript } from './claim-script.js';
-import { enqueueFingerprinted } from './fingerprinted.js';
+import { receiptTotals } from '../domain/receipt-totals.js';
+import { enqueueAtMostOnce } from './money-intake.js';
 
 /** The registry's receipt provider (seed 004, Freedom Pay). */
 const RECEIPT = onlySpecOfKind('receipt');
@@ -38,16 +37,13 @@ function canonicalJson(value: unknown): string {
 
 export interface ReceiptProducerDeps {
   config: Readonly<Config>;
-  redis: RedisClient;
   queues: ProviderQueues;
   metrics: Metrics;
 }
 
 /** Freedom Pay receipts enter here; the same sale again is a duplicate (same body) or a conflict (another one). */
 export class ReceiptProducer implements ReceiptIntake {
-  constructor(private readonly deps: ReceiptProducerDeps) {
-    defineClaimScript(deps.redis);
-  }
+  constructor(private readonly deps: ReceiptProducerDeps) {}
 
   /** Both FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY are needed to sign requests (seed 004). */
   get configured(): boolean {
@@ -55,28 +51,29 @@ export class ReceiptProducer implements ReceiptIntake {
     return Boolean(merchantId && secretKey);
   }
 
-  async enqueue(body: unknown): Promise<EnqueueOutcome> {
-    const outcome = await this.claimAndAdd(body);
+  async enqueue(body: unknown, options: Pick<EnqueueOptions, 'within'> = {}): Promise<EnqueueOutcome> {
+    const outcome = await this.claimAndAdd(body, options);
     this.deps.metrics.enqueued.inc({ provider: RECEIPT.name, result: outcome.result });
     return outcome;
   }
 
-  private async claimAndAdd(body: unknown): Promise<EnqueueOutcome> {
+  private async claimAndAdd(body: unknown, options: Pick<EnqueueOptions, 'within'>): Promise<EnqueueOutcome> {
     const parsed = RECEIPT.request(this.deps.config).safeParse(body);
     if (!parsed.success) return { result: 'invalid', provider: RECEIPT.name, problems: fieldProblems(parsed.error) };
     const input = parsed.data;
     const id = receiptRecordId(input);
     const fingerprint = receiptFingerprint(input);
-    const { queues, redis, config } = this.deps;
-    return enqueueFingerprinted(
-      { redis, queues, retentionSeconds: config.retentionSeconds },
+    return enqueueAtMostOnce(
+      this.deps,
       {
         provider: RECEIPT.name,
         id,
         name: 'receipt',
         data: { ...input, fingerprint } satisfies ReceiptJobData,
+        summary: receiptTotals(input).settlements,
         conflictMessage: `a ${input.operation_type} receipt for payment_id ${String(input.payment_id)} was already accepted with another body; a sale has one receipt`,
       },
+      options.within,
     );
   }
 }

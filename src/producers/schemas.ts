@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config/env.js';
-import type { ConfirmationJobData } from '../domain/jobs.js';
+import type { ConfirmationRequest } from '../domain/jobs.js';
 import { CONFIRMATION_SPECS, REGISTRY } from '../providers/index.js';
 
 const reference = z.string().min(1, 'reference must not be empty').max(200, 'reference must be at most 200 characters').optional();
@@ -9,6 +9,7 @@ function callbackUrl(config: Readonly<Config>) {
   const allowed = new Set(config.callback.allowedHosts.map((h) => h.toLowerCase()));
   return z
     .url({ error: 'callback_url must be an http(s) URL' })
+    .max(2048, 'callback_url must be at most 2048 characters')
     .refine((value) => ['http:', 'https:'].includes(new URL(value).protocol), 'callback_url must be an http(s) URL')
     .refine(
       (value) => allowed.size === 0 || allowed.has(new URL(value).hostname.toLowerCase()),
@@ -25,11 +26,11 @@ export function confirmationSchema(config: Readonly<Config>) {
   const common = { reference, callback_url: callbackUrl(config) };
   const [first, ...rest] = CONFIRMATION_SPECS.map((spec) => spec.request(config).extend({ provider: z.literal(spec.name), ...common }).strict());
   const names = CONFIRMATION_SPECS.map((spec) => spec.name).join(', ');
-  return z.discriminatedUnion('provider', [first!, ...rest], { error: `provider must be one of ${names}` }) as unknown as z.ZodType<ConfirmationJobData>;
+  return z.discriminatedUnion('provider', [first!, ...rest], { error: `provider must be one of ${names}` }) as unknown as z.ZodType<ConfirmationRequest>;
 }
 
 /** The payment's id as the provider names it (Anor: `transaction_id`). */
-export function externalIdOf(input: ConfirmationJobData): string {
+export function externalIdOf(input: ConfirmationRequest): string {
   const spec = REGISTRY[input.provider];
   const field = spec.kind === 'confirmation' ? spec.idField : 'payment_id';
   return String(input[field]);

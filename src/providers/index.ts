@@ -1,4 +1,6 @@
+import { ConfigError, type Config } from '../config/env.js';
 import { PROVIDERS, isProvider, type Provider, type ProviderKind } from '../domain/provider.js';
+import { Layout } from '../infra/layout.js';
 import { anor } from './anor.js';
 import { click } from './click.js';
 import { freedompay } from './freedompay.js';
@@ -51,6 +53,25 @@ export const CONFIRMATION_SPECS: readonly ConfirmationSpec[] = specsOfKind('conf
 /** Money moves or tax documents are made: such calls run at most once on every path (CONTRACT §4, §5). */
 export function isMoneyProvider(name: Provider): boolean {
   return REGISTRY[name].kind !== 'confirmation';
+}
+
+/**
+ * Where every queue's keys live (infra/layout.ts), with QUEUE_SHARDS applied to confirmation queues only: a money
+ * record is found, claimed and tombstoned by its key alone, and its volume never needs more than one queue.
+ */
+export function layoutOf(config: Pick<Config, 'queuePrefix' | 'redisCluster' | 'queueShards'>): Layout {
+  const shards: Partial<Record<Provider, number>> = {};
+  const problems: string[] = [];
+  for (const spec of SPECS) {
+    const named = config.queueShards.byProvider[spec.name];
+    if (spec.kind !== 'confirmation') {
+      if (named !== undefined && named !== 1) problems.push(`QUEUE_SHARDS: ${spec.name} is a ${spec.kind} provider; only confirmation queues are sharded`);
+      continue;
+    }
+    shards[spec.name] = named ?? config.queueShards.all ?? 1;
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return new Layout({ queuePrefix: config.queuePrefix, cluster: config.redisCluster, shards });
 }
 
 export { PROVIDERS, isProvider, type Provider, type ProviderKind };

@@ -3,7 +3,7 @@ import type { Config } from '../config/env.js';
 import { ProviderQueues } from '../infra/queues.js';
 import { closeRedis, createRedis } from '../infra/redis.js';
 import { FreedomPayClient } from '../providers/freedompay.js';
-import { specsOfKind } from '../providers/index.js';
+import { layoutOf, specsOfKind } from '../providers/index.js';
 import { ProviderTransport } from '../providers/transport.js';
 import { formatReport, reconcileFreedomPay } from './freedompay.js';
 
@@ -56,7 +56,7 @@ export async function runReconcileCli(args: string[], config: Readonly<Config>, 
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
   let redisError = '';
   redis.on('error', (err: Error) => (redisError = err.message));
-  const queues = new ProviderQueues(redis, config);
+  const queues = new ProviderQueues(redis, layoutOf(config));
   const transport = new ProviderTransport(baseUrl, { timeoutMs: config.providerTimeoutMs, connections: 1 });
   const client = new FreedomPayClient(transport, baseUrl, { merchantId, secretKey });
   try {

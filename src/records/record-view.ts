@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import { providerOfRecordId } from '../domain/ids.js';
 import { jobHistory, recordError, recordState, type JobResult, type RecordState } from '../domain/record.js';
 
 /** CONTRACT §3: the record an API client sees for a confirmation, payment or receipt. */
@@ -29,7 +30,8 @@ export function toRecordView(job: Job, jobState: Awaited<ReturnType<Job['getStat
   const result = state === 'succeeded' ? ((job.returnvalue as JobResult | null) ?? null) : null;
   const view: RecordView = {
     id: job.id!,
-    provider: job.queueName,
+    // The id names the provider; the queue may be one of its shards.
+    provider: providerOfRecordId(job.id!),
     state,
     attempts: history.filter((h) => h.code !== 'worker_error').length,
     created_at: new Date(job.timestamp).toISOString(),

@@ -1,4 +1,5 @@
 import { ENDPOINTS, type Endpoint } from './types.js';
+import { BoundedMap, DEFAULT_MAX_RECORDS } from './limits.js';
 
 /**
  * Fault directives (docs/SANDBOX.md). A request's key (its payment id, transaction id or Payme Go code) is split on
@@ -101,7 +102,13 @@ export function planCall(directives: readonly Directive[], callNo: number): Plan
 /** Programmed directives and per (endpoint, key) call counters. */
 export class FaultBook {
   readonly #programs = new Map<string, Directive[]>();
-  readonly #counts = new Map<string, number>();
+  // Only keys that carry directives are counted, but under demo traffic that is every other key: the newest
+  // `maxRecords` (limits.ts); a key forgotten since counts from 1 again.
+  readonly #counts: BoundedMap<string, number>;
+
+  constructor(maxRecords = DEFAULT_MAX_RECORDS) {
+    this.#counts = new BoundedMap(maxRecords);
+  }
 
   /** Replaces the key's programmed directives and restarts its counters, so `x<n>` counts from now. */
   program(key: string, directives: string): void {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CLIENT_PHONE, MESSAGES, PAYME_GO, objectId } from './fixtures.js';
 import { isObject, nonEmptyString } from './json.js';
 import type { Reply } from './types.js';
+import { BoundedMap, DEFAULT_MAX_RECORDS } from './limits.js';
 
 /** The FiscalBox endpoints (seeds 000–003, Click) and what they remember between calls. */
 
@@ -76,10 +77,13 @@ export function validateFiscalBox(endpoint: FiscalBoxEndpoint, body: unknown): s
 }
 
 export class FiscalBoxState {
-  // Confirmations per endpoint: id → the QR it was fiscalized with and the data answered then.
-  readonly #confirmed = new Map<Confirm, Map<string, { qr: string; data: unknown }>>();
+  // Confirmations per endpoint: id → the QR it was fiscalized with and the data answered then. The newest `maxRecords`
+  // per endpoint (limits.ts): a repeat of an id forgotten since is answered as a first confirmation.
+  readonly #confirmed = new Map<Confirm, BoundedMap<string, { qr: string; data: unknown }>>();
   #paymeSeq = 0;
   #anorSeq = 123455; // seed 002 shows payment_id 123456
+
+  constructor(private readonly maxRecords = DEFAULT_MAX_RECORDS) {}
 
   /**
    * Applies the side effect and builds the answer. `fail` = the `fail` directive (data-level failure); `live` = the
@@ -90,7 +94,7 @@ export class FiscalBoxState {
     const id = body[KEY_FIELD[endpoint]] as string;
     const qr = body['qr_code'] as string;
     let byId = this.#confirmed.get(endpoint);
-    if (!byId) this.#confirmed.set(endpoint, (byId = new Map()));
+    if (!byId) this.#confirmed.set(endpoint, (byId = new BoundedMap(this.maxRecords)));
     // At-least-once delivery: a repeat with the same QR gets the same answer; another QR is refused.
     const earlier = byId.get(id);
     if (earlier) return earlier.qr === qr ? success(earlier.data) : fiscalBoxError(CONFLICT, MESSAGES.alreadyFiscalized);

@@ -14,6 +14,7 @@ import {
 } from './fixtures.js';
 import type { CreateInput, ListQuery } from './freedompay-input.js';
 import type { FreedomPayReceipt } from './types.js';
+import { DEFAULT_MAX_RECORDS } from './limits.js';
 
 /** Freedom Pay receipts (seed 004): created `pending`, settled `registered` (or `failed`) after some reads. */
 
@@ -35,7 +36,11 @@ export class ReceiptStore {
   readonly #byId = new Map<string, Stored>();
   #documentSeq = 10_000;
 
-  constructor(private readonly defaultPendingReads: number) {}
+  constructor(
+    private readonly defaultPendingReads: number,
+    /** Receipts kept, the oldest by creation time forgotten first (limits.ts). */
+    private readonly maxReceipts = DEFAULT_MAX_RECORDS,
+  ) {}
 
   /** A second create for the same payment_id makes a second receipt, as the real provider would. */
   create(input: CreateInput, merchantId: string, opts: { fail: boolean; pendingReads: number | undefined }): FreedomPayReceipt {
@@ -149,6 +154,7 @@ export class ReceiptStore {
     while (i > 0 && this.#all[i - 1]!.createdMs > stored.createdMs) i--;
     this.#all.splice(i, 0, stored);
     this.#byId.set(stored.receipt.receipt_id, stored);
+    if (this.#all.length > this.maxReceipts) this.#byId.delete(this.#all.shift()!.receipt.receipt_id);
   }
 
   #settle(stored: Stored, at: number): void {

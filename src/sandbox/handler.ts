@@ -17,6 +17,7 @@ export interface CoreOptions {
   freedompay: { merchantId: string; secretKey: string } | undefined;
   pendingReads: number;
   maxCalls: number;
+  maxRecords: number;
 }
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -25,14 +26,16 @@ const RECEIPTS = '/v5/receipts';
 /** Routing and the per-request pipeline: record → authenticate → validate → plan faults → act → deliver. */
 export class SandboxCore {
   readonly calls: CallLog;
-  readonly faults = new FaultBook();
-  readonly fiscalbox = new FiscalBoxState();
+  readonly faults: FaultBook;
+  readonly fiscalbox: FiscalBoxState;
   readonly receipts: ReceiptStore;
   readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly opts: CoreOptions) {
     this.calls = new CallLog(opts.maxCalls);
-    this.receipts = new ReceiptStore(opts.pendingReads);
+    this.faults = new FaultBook(opts.maxRecords);
+    this.fiscalbox = new FiscalBoxState(opts.maxRecords);
+    this.receipts = new ReceiptStore(opts.pendingReads, opts.maxRecords);
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {

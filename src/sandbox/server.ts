@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SeedReceipt } from './freedompay.js';
 import { SandboxCore } from './handler.js';
+import { DEFAULT_MAX_CALLS, DEFAULT_MAX_RECORDS } from './limits.js';
 import type { Endpoint, FreedomPayReceipt, SandboxCall } from './types.js';
 
 export type { Endpoint, FreedomPayReceipt, SandboxCall } from './types.js';
@@ -22,15 +23,22 @@ export interface SandboxOptions {
   freedompay?: { merchantId: string; secretKey: string };
   /** Freedom Pay: GET reads of a new receipt that answer "pending" before it settles (default 1). */
   pendingReads?: number;
-  /** Keep at most this many calls (oldest dropped); default unlimited. For long benchmarks. */
+  /** Keep at most this many calls in `calls()`, the oldest dropped first (a ring); default 10,000. `Infinity`: all. */
   maxCalls?: number;
+  /**
+   * Keep at most this many FiscalBox confirmations per endpoint, fault counters and Freedom Pay receipts, the oldest
+   * forgotten first; default 10,000 each. A long-running sandbox (compose's demo traffic) stays flat in memory.
+   */
+  maxRecords?: number;
 }
 
 export interface Sandbox {
   /** Base URL for both the FiscalBox and the Freedom Pay paths, e.g. http://127.0.0.1:41234. */
   url: string;
-  /** Every request received, in order, recorded before any fault is applied. */
+  /** The newest `maxCalls` requests received, in order, recorded before any fault is applied. */
   calls(endpoint?: Endpoint): SandboxCall[];
+  /** Every request received since the start or the last reset, also those `calls()` no longer keeps. */
+  callCount(): number;
   /** Receipts created so far, in creation order (optionally for one payment_id, compared as a string). */
   receipts(paymentId?: string): FreedomPayReceipt[];
   /** Fault directives for a key that cannot carry them (e.g. a numeric Payme Go code); "" clears. */
@@ -48,7 +56,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     fiscalboxToken: opts.fiscalboxToken,
     freedompay: opts.freedompay,
     pendingReads: opts.pendingReads ?? 1,
-    maxCalls: opts.maxCalls ?? Number.POSITIVE_INFINITY,
+    maxCalls: opts.maxCalls ?? DEFAULT_MAX_CALLS,
+    maxRecords: opts.maxRecords ?? DEFAULT_MAX_RECORDS,
   });
   const server = createServer({ keepAlive: true, noDelay: true }, core.handle);
   // Outlive the clients' own keep-alive timeouts (undici: 4 s by default, the product's pool 30 s), so a client
@@ -70,6 +79,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   return {
     url: `http://${host}:${address.port}`,
     calls: (endpoint) => core.calls.list(endpoint),
+    callCount: () => core.calls.total,
     receipts: (paymentId) => core.receipts.all(paymentId === undefined ? undefined : String(paymentId)),
     program: (key, directives) => core.faults.program(key, directives),
     seedReceipt: (r) => core.receipts.seed(r),

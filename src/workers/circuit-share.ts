@@ -1,32 +1,54 @@
 import type { RedisClient } from '../infra/redis.js';
 
+/** The probe schedule (CONTRACT §2): the first probe `probeMs` after opening, the wait doubling while probes fail. */
+export interface ProbeTiming {
+  /** CIRCUIT_PROBE_MS: the wait before the first probe, and the least between two. */
+  probeMs: number;
+  /** RETRY_MAX_MS: the most between two probes. */
+  maxProbeMs: number;
+  /** PROVIDER_TIMEOUT_MS: how long a probe may take; the open mark outlives a wait plus a hanging probe. */
+  callTimeoutMs: number;
+}
+
 /**
- * What every worker process of a provider must agree on while its circuit is open (CONTRACT §4): that it is open, and
- * who makes the next probe. Two keys per provider, each with a TTL so a crashed process never leaves a circuit stuck:
- * the open mark and the probe lease. circuit.ts keeps each process's own view.
+ * What every worker process of a provider must agree on while its circuit is open (CONTRACT §4): that it is open, how
+ * long the wait between probes has grown, and who makes the next probe. Two keys per provider, each with a TTL so a
+ * crashed process never leaves a circuit stuck: the open mark (its value is the current wait between probes, so
+ * closing the circuit resets it) and the probe lease. circuit.ts keeps each process's own view.
  */
 export interface CircuitShare {
-  /** Marks the circuit open for `markMs` and, unless a probe slot is already held, reserves the first one `leaseMs` from now. */
-  open(markMs: number, leaseMs: number): Promise<void>;
+  /**
+   * Marks the circuit open and, unless a probe slot is already held, reserves the first one `probeMs` from now. A
+   * circuit another process holds open keeps its current wait.
+   */
+  open(timing: ProbeTiming): Promise<void>;
   /** True while some process holds the circuit open. */
   isOpen(): Promise<boolean>;
   /** 0: this caller has the probe slot for `leaseMs`; > 0: ms until the slot frees; -1: the circuit is closed. */
   takeProbe(leaseMs: number): Promise<number>;
-  /** A failure while open: keeps the mark alive; `leaseMs` > 0 after a probe (the next one comes that much later). False when the circuit closed meanwhile. */
-  failed(markMs: number, leaseMs: number): Promise<boolean>;
-  /** The provider answered: closes the circuit for every process and lifts the queue's pause. */
+  /**
+   * A failure while open: keeps the mark alive. After a failed probe (`probe`), the wait doubles (up to `maxProbeMs`)
+   * and the next slot is that far away. Returns the current wait in ms, or 0 when the circuit closed meanwhile.
+   */
+  failed(timing: ProbeTiming, probe: boolean): Promise<number>;
+  /** The provider answered: closes the circuit for every process (the wait starts over) and lifts the queue's pause. */
   close(): Promise<void>;
 }
 
 /** BullMQ's manual rate limit (`worker.rateLimit`) stores this in the queue's limiter key. */
 const PAUSE_SENTINEL = String(Number.MAX_SAFE_INTEGER);
 
+// The open mark holds the current wait between probes (ms); it lives two waits plus a call, so it outlasts the gap
+// between two refreshes and still expires when every worker is gone. A mark written by an older version ('1') counts
+// as the first wait.
 const SCRIPTS = {
-  // NX on the lease: when another process opened it first, its probe slot stands.
+  // NX on the lease: when another process opened it first, its probe slot stands, and so does its wait.
   fiscalCircuitOpen: {
     numberOfKeys: 2,
-    lua: `redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2])
+    lua: `local probe = tonumber(ARGV[1])
+local wait = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, probe)
+redis.call('SET', KEYS[1], wait, 'PX', 2 * wait + tonumber(ARGV[2]))
+redis.call('SET', KEYS[2], '1', 'NX', 'PX', probe)
 return 1`,
   },
   fiscalCircuitTakeProbe: {
@@ -37,12 +59,19 @@ local ttl = redis.call('PTTL', KEYS[2])
 if ttl < 1 then return 1 end
 return ttl`,
   },
+  // CONTRACT §2: the wait doubles while probes fail, up to RETRY_MAX_MS (never below CIRCUIT_PROBE_MS).
   fiscalCircuitFailed: {
     numberOfKeys: 2,
-    lua: `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
-return 1`,
+    lua: `local current = tonumber(redis.call('GET', KEYS[1]))
+if not current then return 0 end
+local probe = tonumber(ARGV[1])
+local wait = math.max(current, probe)
+if ARGV[4] == '1' then
+  wait = math.min(wait * 2, math.max(tonumber(ARGV[2]), probe))
+  redis.call('SET', KEYS[2], '1', 'PX', wait)
+end
+redis.call('SET', KEYS[1], wait, 'PX', 2 * wait + tonumber(ARGV[3]))
+return wait`,
   },
   // The pause key is deleted only while it holds the circuit's pause, never a RATE_LIMIT_<P> window's count.
   fiscalCircuitClose: {
@@ -57,7 +86,7 @@ type ScriptName = keyof typeof SCRIPTS;
 type WithScripts = Record<ScriptName, (...args: (string | number)[]) => Promise<number>>;
 
 /**
- * The shared state in Redis, next to the provider's queue: `<prefix>:circuit:<provider>` (open mark) and
+ * The shared state in Redis, next to the provider's queue: `<prefix>:circuit:<provider>` (open mark and wait) and
  * `…:probe` (lease), plus BullMQ's `<prefix>:<provider>:limiter` (the pause). With a hash-tagged prefix (`{fiscal}`)
  * all three sit in one Redis Cluster slot, as the scripts need.
  */
@@ -77,8 +106,8 @@ export class RedisCircuitShare implements CircuitShare {
     this.pause = `${prefix}:${provider}:limiter`;
   }
 
-  async open(markMs: number, leaseMs: number): Promise<void> {
-    await this.redis.fiscalCircuitOpen(this.mark, this.lease, ms(markMs), ms(leaseMs));
+  async open(timing: ProbeTiming): Promise<void> {
+    await this.redis.fiscalCircuitOpen(this.mark, this.lease, ms(timing.probeMs), ms(timing.callTimeoutMs));
   }
 
   async isOpen(): Promise<boolean> {
@@ -89,8 +118,8 @@ export class RedisCircuitShare implements CircuitShare {
     return this.redis.fiscalCircuitTakeProbe(this.mark, this.lease, ms(leaseMs));
   }
 
-  async failed(markMs: number, leaseMs: number): Promise<boolean> {
-    return (await this.redis.fiscalCircuitFailed(this.mark, this.lease, ms(markMs), leaseMs > 0 ? ms(leaseMs) : 0)) === 1;
+  failed(timing: ProbeTiming, probe: boolean): Promise<number> {
+    return this.redis.fiscalCircuitFailed(this.mark, this.lease, ms(timing.probeMs), ms(timing.maxProbeMs), ms(timing.callTimeoutMs), probe ? 1 : 0);
   }
 
   async close(): Promise<void> {

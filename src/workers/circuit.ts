@@ -1,10 +1,12 @@
-import type { CircuitShare } from './circuit-share.js';
+import type { CircuitShare, ProbeTiming } from './circuit-share.js';
 
 export interface CircuitOptions {
   /** CIRCUIT_THRESHOLD: different jobs failing in a row (no success between) that open it. */
   threshold: number;
-  /** CIRCUIT_PROBE_MS: the least time between two probes. */
+  /** CIRCUIT_PROBE_MS: the wait before the first probe, and the least between two. */
   probeMs: number;
+  /** RETRY_MAX_MS: the most between two probes; the wait doubles up to it while probes fail (CONTRACT §2). */
+  maxProbeMs: number;
   /** PROVIDER_TIMEOUT_MS: how long a probe may take; the shared state outlives a hanging probe. */
   callTimeoutMs: number;
   share: CircuitShare;
@@ -19,8 +21,10 @@ const SHARED_CHECK_MAX_MS = 1000;
  * A provider's circuit (CONTRACT §4): it opens after retryable failures from `threshold` different jobs with no
  * success between, so one bad payment cannot open it but an outage does. The open state and the probe slot are shared
  * through Redis (circuit-share.ts), so every worker process of the provider waits with it: one probe call at a time,
- * the next at least `probeMs` after the previous one ended, whichever process makes it; the first success closes it
- * everywhere. The pause between probes is queue-wide (BullMQ's limiter), so no process fetches meanwhile. This class
+ * the first `probeMs` after opening, each next one twice as long after the previous one failed (up to `maxProbeMs`),
+ * whichever process makes it; the first success closes it everywhere and the wait starts over. Backing off keeps jobs
+ * that fail on their own from calling the provider every few seconds all night once they opened the circuit (issue 19);
+ * jobs set aside still come by every `probeMs`, so resuming after a successful probe stays as quick. The pause between probes is queue-wide (BullMQ's limiter), so no process fetches meanwhile. This class
  * is the process's view: the failure count, the gauge and /readyz.
  */
 export class Circuit {
@@ -74,15 +78,15 @@ export class Circuit {
     if (this.open) {
       const wasProbe = this.probeJob === jobId;
       if (wasProbe) this.probeJob = undefined;
-      const stillOpen = await this.opts.share.failed(this.markMs(), wasProbe ? this.opts.probeMs : 0).catch(() => true);
-      if (!stillOpen) this.setOpen(false);
+      const wait = await this.opts.share.failed(this.timing(), wasProbe).catch(() => 1);
+      if (wait === 0) this.setOpen(false);
       return true;
     }
     this.failingJobs.add(jobId);
     if (this.failingJobs.size >= this.opts.threshold) {
       this.setOpen(true);
-      // The first probe comes probeMs after opening.
-      await this.opts.share.open(this.markMs(), this.opts.probeMs).catch(() => undefined);
+      // The first probe comes probeMs after opening (or when the wait of a circuit another process opened says).
+      await this.opts.share.open(this.timing()).catch(() => undefined);
       return true;
     }
     // Another process may hold it open already: join it rather than spend attempts on our own count.
@@ -104,9 +108,8 @@ export class Circuit {
     this.watch = undefined;
   }
 
-  /** The open mark outlives the longest gap between two refreshes: a probe's wait plus a hanging call. */
-  private markMs(): number {
-    return 2 * this.opts.probeMs + this.opts.callTimeoutMs;
+  private timing(): ProbeTiming {
+    return { probeMs: this.opts.probeMs, maxProbeMs: this.opts.maxProbeMs, callTimeoutMs: this.opts.callTimeoutMs };
   }
 
   private async checkShared(): Promise<void> {

@@ -1,5 +1,4 @@
-import { Queue } from 'bullmq';
-import type { RedisClient } from '../infra/redis.js';
+import type { Queue } from 'bullmq';
 import type { Logger } from '../observability/logger.js';
 
 /** Jobs removed per clean call: one short script at a time, so Redis is never blocked for long. */
@@ -18,24 +17,16 @@ export function sweepIntervalMs(retentionMs: number): number {
  * letters are never touched (CONTRACT §5).
  */
 export class RetentionSweeper {
-  private readonly queues: Queue[];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private closed = false;
 
+  /** `queues`: whose completed jobs to remove; they are owned (and closed) by the caller. */
   constructor(
-    connection: RedisClient,
-    prefix: string,
-    queueNames: readonly string[],
+    private readonly queues: readonly Queue[],
     private readonly retentionMs: number,
     private readonly logger: Logger,
-  ) {
-    this.queues = queueNames.map((name) => {
-      const queue = new Queue(name, { connection, prefix });
-      queue.on('error', () => undefined); // a failed sweep is logged below and retried at the next tick
-      return queue;
-    });
-  }
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.sweep(), sweepIntervalMs(this.retentionMs));
@@ -55,7 +46,6 @@ export class RetentionSweeper {
     this.closed = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    for (const queue of this.queues) void queue.close().catch(() => undefined);
   }
 
   private async sweepAll(): Promise<number> {
@@ -68,7 +58,7 @@ export class RetentionSweeper {
           if (ids.length < CLEAN_BATCH || this.closed) break;
         }
       } catch (err) {
-        this.logger.warn({ queue: queue.name, err: { message: err instanceof Error ? err.message : String(err) } }, 'retention sweep failed');
+        this.logger.warn({ queue: queue.name, err }, 'retention sweep failed');
       }
     }
     if (removed > 0) this.logger.debug({ removed }, 'retention sweep removed completed jobs');

@@ -1,12 +1,15 @@
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type Processor } from 'bullmq';
 import type { Config } from '../config/env.js';
 import { attemptsInRun, decodeAttempts } from '../domain/attempt.js';
 import type { Provider } from '../domain/provider.js';
 import type { JobResult } from '../domain/record.js';
+import type { ProviderQueues } from '../infra/queues.js';
 import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { providerSpec } from '../providers/index.js';
+import { isMoneyProvider, providerSpec } from '../providers/index.js';
+import { DEAD_LETTER_INDEX_SECONDS, keepIndex, referenceIndexKey } from '../records/indexes.js';
+import { recordTombstone, tombstoneKey, tombstoneSeconds } from '../records/tombstones.js';
 import type { AttemptContext } from './attempt-runner.js';
 import { fiscalBackoffStrategy } from './backoff.js';
 import { Circuit } from './circuit.js';
@@ -15,11 +18,15 @@ import { DeadLetter } from './failures.js';
 import type { ProcessorDeps } from './processor.js';
 import { processorFor } from './processors.js';
 import { RetentionSweeper } from './retention-sweeper.js';
+import { applyRunPolicy, retentionOptions } from './run-policy.js';
 import { TransportPool } from './transport-pool.js';
 
 export interface WorkerHostDeps {
   config: Readonly<Config>;
+  /** The workers' connection (BullMQ duplicates it for its blocking reads). */
   connection: RedisClient;
+  /** Where each provider's queues live (the queues themselves are the API's; only the layout is shared). */
+  queues: ProviderQueues;
   logger: Logger;
   metrics: Metrics;
   /** What processors use beyond their provider (the confirmation intake for the charge → confirm chain). */
@@ -50,6 +57,18 @@ export function stalledJobTiming(config: Pick<Config, 'providerTimeoutMs'>): { l
 /** A limiter no worker reaches (a billion fetches a second): present only so the circuit's pause is honoured. */
 const NO_RATE_LIMIT = { max: 1_000_000_000, duration: 1000 };
 
+/**
+ * BullMQ's fetch honours the circuit's pause (worker.rateLimit) only when a limiter is set, so there always is one;
+ * without RATE_LIMIT_<P> it is one no worker ever reaches. A sharded provider's limit is split over its shards (each a
+ * queue with a limiter of its own), so their sum stays within RATE_LIMIT_<P>.
+ */
+function limiterFor(callsPerSecond: number | undefined, shards: number): { max: number; duration: number } {
+  if (!callsPerSecond) return NO_RATE_LIMIT;
+  const perShard = callsPerSecond / shards;
+  const max = Math.max(1, Math.round(perShard));
+  return { max, duration: Math.round((1000 * max) / perShard) };
+}
+
 /** Runs one BullMQ worker per provider, so one provider's outage never blocks another's jobs. */
 export class WorkerHost {
   private readonly workers: Worker[] = [];
@@ -66,16 +85,21 @@ export class WorkerHost {
     this.listeners.push(listener);
   }
 
-  /** One worker per provider, each with the processor its registry row names. */
+  /**
+   * One BullMQ worker per provider queue (per shard of a sharded provider), each with the processor its registry row
+   * names. A provider's shards share its circuit, its concurrency and its rate limit (each shard takes its share).
+   */
   start(providers: readonly Provider[]): void {
-    const { config, logger, metrics } = this.deps;
+    const { config, logger, metrics, queues } = this.deps;
     for (const provider of providers) {
-      let worker: Worker | undefined;
+      const refs = queues.layout.queues(provider);
+      const workers: Worker[] = [];
       const circuit = new Circuit({
         threshold: config.circuit.threshold,
         probeMs: config.circuit.probeMs,
+        maxProbeMs: config.retry.maxMs,
         callTimeoutMs: config.providerTimeoutMs,
-        share: new RedisCircuitShare(this.deps.connection, config.queuePrefix, provider),
+        share: new RedisCircuitShare(this.deps.connection, refs[0]!.prefix, provider),
         onChange: (open) => {
           metrics.circuitOpen.set({ provider }, open ? 1 : 0);
           logger[open ? 'warn' : 'info']({ provider }, open ? 'provider circuit opened' : 'provider circuit closed');
@@ -89,32 +113,37 @@ export class WorkerHost {
         logger,
         circuit,
         pause: async (ms) => {
-          await worker?.rateLimit(ms);
+          await Promise.all(workers.map((worker) => worker.rateLimit(ms)));
         },
       };
-      const processor = processorFor({ spec: providerSpec(provider), ctx, transports: this.transports, deps: this.deps.processors });
-      const limit = config.rateLimits[provider];
-      worker = new Worker(provider, processor, {
-        connection: this.deps.connection,
-        prefix: config.queuePrefix,
-        concurrency: config.workerConcurrency,
-        // BullMQ's fetch honours the circuit's pause (worker.rateLimit) only when a limiter is set, so there always is
-        // one; without RATE_LIMIT_<P> it is one no worker ever reaches.
-        limiter: limit ? { max: Math.max(1, Math.round(limit)), duration: Math.round((1000 * Math.max(1, Math.round(limit))) / limit) } : NO_RATE_LIMIT,
-        settings: { backoffStrategy: fiscalBackoffStrategy(config.retry) },
-        ...stalledJobTiming(config),
-        // A job whose worker died is picked up again (at-least-once); only a job that kills its worker repeatedly
-        // ends as a dead letter.
-        maxStalledCount: 5,
-      });
-      worker.on('completed', (job) => this.finish(provider, job, 'succeeded'));
-      worker.on('failed', (job, err) => {
-        if (job && (err instanceof DeadLetter || job.finishedOn)) this.finish(provider, job, 'dead');
-      });
-      worker.on('error', (err) => logger.error({ provider, err }, 'worker error'));
-      this.workers.push(worker);
+      const process = processorFor({ spec: providerSpec(provider), ctx, transports: this.transports, deps: this.deps.processors });
+      const processor: Processor = (job, token) => {
+        applyRunPolicy(job);
+        return process(job, token);
+      };
+      for (const ref of refs) {
+        const worker = new Worker(ref.name, processor, {
+          connection: this.deps.connection,
+          prefix: ref.prefix,
+          concurrency: Math.max(1, Math.ceil(config.workerConcurrency / refs.length)),
+          limiter: limiterFor(config.rateLimits[provider], refs.length),
+          settings: { backoffStrategy: fiscalBackoffStrategy(config.retry) },
+          ...retentionOptions(config),
+          ...stalledJobTiming(config),
+          // A job whose worker died is picked up again (at-least-once); only a job that kills its worker repeatedly
+          // ends as a dead letter.
+          maxStalledCount: 5,
+        });
+        worker.on('completed', (job) => this.finish(provider, job, 'succeeded'));
+        worker.on('failed', (job, err) => {
+          if (job && (err instanceof DeadLetter || job.finishedOn)) this.finish(provider, job, 'dead');
+        });
+        worker.on('error', (err) => logger.error({ provider, err }, 'worker error'));
+        workers.push(worker);
+        this.workers.push(worker);
+      }
     }
-    this.sweeper = new RetentionSweeper(this.deps.connection, config.queuePrefix, providers, config.retentionSeconds * 1000, logger);
+    this.sweeper = new RetentionSweeper(queues.all(providers), config.retentionSeconds * 1000, logger);
     this.sweeper.start();
   }
 
@@ -126,7 +155,28 @@ export class WorkerHost {
     // hot path's biggest cost, so they log at debug. Every dead letter logs a warning.
     if (state === 'dead') logger.warn(this.finishFields(provider, job, state), 'job dead-lettered');
     else if (logger.isLevelEnabled('debug')) logger.debug(this.finishFields(provider, job, state), 'job succeeded');
+    this.keepWhatOutlivesTheJob(provider, job, state);
     for (const listener of this.listeners) listener(provider, job, state);
+  }
+
+  /**
+   * A money record's tombstone takes its final state (so a repeat after the job is gone answers it, issue 15), and a
+   * dead letter's reference index lives as long as the dead letter (issue 19). Both off the confirmation hot path: one
+   * write per money job, one per dead letter with a reference. A lost write leaves the tombstone `queued` (a repeat is
+   * still never charged) or the index on its retention (the dead letter is still listed by /v1/dead-letters).
+   */
+  private keepWhatOutlivesTheJob(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {
+    const { config, connection, queues, logger } = this.deps;
+    const ref = queues.layout.queueOfRecord(job.id!);
+    if (!ref) return;
+    const failed = (err: unknown) => logger.warn({ job_id: job.id, provider, err: { message: err instanceof Error ? err.message : String(err) } }, 'could not keep what outlives the job');
+    if (isMoneyProvider(provider)) {
+      void recordTombstone(connection, tombstoneKey(queues.layout, ref, job.id!), job, state, tombstoneSeconds(config)).catch(failed);
+    }
+    const reference = (job.data as { reference?: unknown }).reference;
+    if (state === 'dead' && typeof reference === 'string') {
+      void keepIndex(connection, referenceIndexKey(queues.layout, ref, reference), DEAD_LETTER_INDEX_SECONDS).catch(failed);
+    }
   }
 
   private finishFields(provider: Provider, job: Job, state: 'succeeded' | 'dead') {

@@ -88,49 +88,25 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     }),
   );
 
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    'prometheus',
-    [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${dataDir}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--storage.tsdb.retention.time=1h',
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killed = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killed);
+  // Another process may take the port between the pick and prometheus's bind: then it exits (address in use), or,
+  // worse, /-/ready answers from someone else's Prometheus. So it is ours only once it reports our config file; on
+  // a taken port it starts again on another.
+  let launched: Launched | undefined;
+  for (let attempt = 1; !launched; attempt++) {
+    try {
+      launched = await launch(configFile, dataDir, await freePort());
+    } catch (err) {
+      if (attempt >= 5 || !(err instanceof PortTaken)) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
     }
+  }
+  const { url } = launched;
+  const stop = async () => {
+    await launched.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-
-  try {
-    await until(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}: ${stderr}`);
-        const res = await fetch(`${url}/-/ready`).catch(() => undefined);
-        return res?.status === 200;
-      },
-      15_000,
-      () => `prometheus did not become ready on ${url}: ${stderr}`,
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 
   const api = async <T>(path: string, params: Record<string, string>): Promise<T> => {
     const res = await fetch(`${url}${path}`, {
@@ -173,6 +149,66 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     stop,
   };
   return server;
+}
+
+class PortTaken extends Error {}
+
+interface Launched {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function launch(configFile: string, dataDir: string, port: number): Promise<Launched> {
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${dataDir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1h',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killed = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killed);
+    }
+  };
+  const ours = async () => {
+    const res = await fetch(`${url}/api/v1/status/flags`).catch(() => undefined);
+    const flags = res?.ok ? ((await res.json()) as { data?: Record<string, string> }).data : undefined;
+    return flags?.['config.file'] === configFile;
+  };
+  try {
+    await until(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          if (/address already in use/i.test(stderr)) throw new PortTaken(`port ${port} taken: ${stderr}`);
+          throw new Error(`prometheus exited with ${child.exitCode ?? child.signalCode}: ${stderr}`);
+        }
+        const res = await fetch(`${url}/-/ready`).catch(() => undefined);
+        if (res?.status !== 200) return false;
+        if (await ours()) return true;
+        throw new PortTaken(`port ${port} answers as another Prometheus`);
+      },
+      15_000,
+      () => `prometheus did not become ready on ${url}: ${stderr}`,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
 }
 
 /** A bounded poll (every 100 ms): the condition, never a fixed sleep. */

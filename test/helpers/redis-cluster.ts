@@ -39,13 +39,14 @@ export async function startRedisCluster(masters = 3): Promise<LocalCluster> {
   };
   try {
     for (let i = 0; i < masters; i++) {
-      const port = await freePort();
-      // The bus port defaults to port + 10000, which may be taken or past 65535: pick a free one too. nodes.conf and
-      // the AOF land in the node's own --dir (removed by stop()), so a node killed and started again keeps its data.
-      const busPort = await freePort();
-      const args = ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'];
-      args.push('--appendonly', 'yes', '--appendfsync', 'always');
-      nodes.push(await startRedisServer(args, port));
+      // The bus port defaults to port + 10000, which may be taken or past 65535: pick a free one too, anew whenever
+      // startRedisServer retries on a taken port. nodes.conf and the AOF land in the node's own --dir (removed by
+      // stop()), so a node killed and started again keeps its data.
+      const args = async () => [
+        ...['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'],
+        ...['--appendonly', 'yes', '--appendfsync', 'always'],
+      ];
+      nodes.push(await startRedisServer(args));
     }
     const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
     await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);

@@ -81,6 +81,20 @@ describe('enqueue API over real HTTP on real Redis', () => {
       expect((await raw('/v1/confirmations', { headers: bearer(TOKENS[1]!), body })).status).toBe(200);
     });
 
+    it('accepts the Bearer scheme name in any case (CONTRACT §3), and only with a valid token', async () => {
+      const body = JSON.stringify({ provider: 'payme', payment_id: `case-${uid()}`, qr_code: QR });
+      const statuses: Record<string, number> = {};
+      for (const scheme of ['bearer', 'BEARER', 'BeArEr', 'Bearer']) {
+        const res = await raw('/v1/confirmations', { headers: { authorization: `${scheme} ${TOKENS[0]}`, 'content-type': 'application/json' }, body });
+        statuses[scheme] = res.status;
+      }
+      expect(statuses).toEqual({ bearer: 202, BEARER: 200, BeArEr: 200, Bearer: 200 });
+      for (const authorization of [`bearer x${TOKENS[0]}`, `bearer${TOKENS[0]}`, `Basic ${TOKENS[0]}`, 'bearer ']) {
+        const res = await raw('/v1/confirmations', { headers: { authorization, 'content-type': 'application/json' }, body });
+        expect(res.status, authorization).toBe(401);
+      }
+    });
+
     it('echoes X-Request-Id and never logs tokens or bodies', async () => {
       const res = await h.get('/v1/confirmations/payme.x', { 'x-request-id': 'req-123' });
       expect(res.headers['x-request-id']).toBe('req-123');

@@ -71,7 +71,7 @@ describe('fiscal-worker enqueue', () => {
     const code = await runEnqueueCli(args, { ...c.io(opts.stdin), loadConfig: () => loadConfig({ ...h.env, ...opts.env }) });
     return { code, ...c.out };
   };
-  const job = (provider: 'payme' | 'uzum' | 'anor', key: string) => h.app.queues.get(provider).getJob(recordId(provider, key));
+  const job = (provider: 'payme' | 'uzum' | 'anor', key: string) => h.app.queues.forRecord(recordId(provider, key))!.queue.getJob(recordId(provider, key));
 
   beforeAll(async () => {
     h = await startHarness({ mode: 'api', sandbox: false, env: { API_TOKENS: TOKEN } });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
+import { startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QueueReader, callsPerKey, keyOf, spawnServe, startFeeder, type ServeProcess } from '../helpers/serve-process.js';
 
@@ -33,7 +33,7 @@ describe('crashes of fiscal-worker serve mid-traffic', () => {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: prefix,
     HOST: '127.0.0.1',
-    PORT: String(await freePort()),
+    PORT: '0', // the address is read from its "fiscal-worker started" line: no port picked now and bound later
     FISCALBOX_BASE_URL: sandbox.url,
     PROVIDER_TIMEOUT_MS: '2000',
     WORKER_CONCURRENCY: String(CONCURRENCY),
@@ -129,7 +129,7 @@ describe('crashes of fiscal-worker serve mid-traffic', () => {
       expect(atExit.completed).toBe(0);
 
       const restartedAt = Date.now();
-      const second = await serve({ ...env, PORT: String(await freePort()) });
+      const second = await serve(env);
       await reader.waitUntilDrained(30, 40_000);
       const recoveryMs = Date.now() - restartedAt;
       expect(new Set((await reader.states(feeder.accepted)).values())).toEqual(new Set(['completed']));
@@ -164,7 +164,7 @@ describe('crashes of fiscal-worker serve mid-traffic', () => {
       const atKill = await reader.counts();
 
       const restartedAt = Date.now();
-      await serve({ ...env, PORT: String(await freePort()) });
+      await serve(env);
       await reader.waitUntilDrained(feeder.accepted.size, 45_000);
       const recoveryMs = Date.now() - restartedAt;
       const states = await reader.states(feeder.accepted);

@@ -206,7 +206,7 @@ describe.skipIf(!ENABLED)(`load: ${N} confirmations with ~1 % faults of every ki
     await sleep(RETENTION_MS);
     const memoryAfter = await usedMemory(probe);
     const keys = await probe.dbsize();
-    const deadBytes = (await Promise.all(deadIds.slice(0, 50).map((id) => probe.memory('USAGE', h.app.queues.jobKey(id.split('.')[0] as Provider, id))))).reduce<number>((s, b) => s + Number(b ?? 0), 0);
+    const deadBytes = (await Promise.all(deadIds.slice(0, 50).map((id) => probe.memory('USAGE', h.app.queues.jobKey(id))))).reduce<number>((s, b) => s + Number(b ?? 0), 0);
     const perDead = deadBytes / Math.min(50, deadIds.length || 1);
     const streams = (await Promise.all(CONFIRM.map((p) => probe.memory('USAGE', `${h.prefix}:${p}:events`)))).reduce<number>((s, b) => s + Number(b ?? 0), 0);
     const summary = {

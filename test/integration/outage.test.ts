@@ -139,7 +139,7 @@ describe('a provider outage opens its circuit and burns no attempts', () => {
     expect(countedEntries(records).every((e) => Date.parse(e.at) < opened)).toBe(true);
     expect(Math.max(...records.map(counted))).toBeLessThan(ATTEMPTS);
     // Each job was fetched a bounded number of times: waiting is a pause, not a busy loop through Redis.
-    const started = await Promise.all(downIds.map((id) => h.app.redis.hget(h.app.queues.jobKey('uzum', id), 'ats')));
+    const started = await Promise.all(downIds.map((id) => h.app.redis.hget(h.app.queues.jobKey(id), 'ats')));
     const maxStarted = Math.max(...started.map(Number));
     expect(maxStarted).toBeLessThan(Math.ceil(OUTAGE_MS / PROBE_MS) * 3);
 
@@ -296,7 +296,9 @@ describe('a slow outage: each failing call takes longer than CIRCUIT_PROBE_MS', 
     const res = await h.post('/v1/confirmations/batch', { items });
     const ids = res.body.results.map((r: { id: string }) => r.id) as string[];
     await until('payme circuit open', async () => h.app.workers!.openCircuits().includes('payme'));
-    await sleep(900); // the calls in flight when it opened have all answered
+    const opened = await until('the opening logged', async () => openedAt(h, 'payme'));
+    // Measure from when the calls that were in flight when it opened have all answered (800 ms each here).
+    await until('the calls made before it opened to answer', async () => proxy.calls.filter((c) => c.at <= opened).every((c) => c.answered !== 0));
     proxy.resetInFlight();
     while (Date.now() - start < OUTAGE_MS + 1000) {
       expect(await h.app.queues.get('payme').getFailedCount()).toBe(0);
@@ -305,7 +307,7 @@ describe('a slow outage: each failing call takes longer than CIRCUIT_PROBE_MS', 
     const maxInFlight = proxy.maxInFlight;
     proxy.down = false;
     await Promise.all(ids.map((id) => h.waitForState(id, 'succeeded', 10_000)));
-    const started = (await Promise.all(ids.map((id) => h.app.redis.hget(h.app.queues.jobKey('payme', id), 'ats')))).map(Number);
+    const started = (await Promise.all(ids.map((id) => h.app.redis.hget(h.app.queues.jobKey(id), 'ats')))).map(Number);
     expect(maxInFlight).toBe(1);
     // A fetch per probe period at most (plus the start and the resume), not one per millisecond.
     const periods = Math.ceil((Date.now() - start) / PROBE_MS);

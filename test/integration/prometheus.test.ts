@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { freePort } from '../../src/infra/redis-server.js';
 import { ALERTS_FILE, dashboardAndAlertQueries, readAlertRules, REPO_ROOT } from '../helpers/deploy-queries.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -56,6 +59,55 @@ describe.skipIf(!HAVE_PROMTOOL)(`promtool accepts deploy/prometheus${HAVE_PROMTO
     const run = promtool('check', 'rules', ALERTS_FILE);
     expect(run.status, run.output).toBe(0);
     expect(run.output).toContain(`SUCCESS: ${allRules.length} rules found`);
+  });
+
+  // Issue 19: a handful of jobs that always fail open the circuit and, with nothing else running, keep it open all
+  // night; that must not page. An outage that holds real traffic must. Series as the api and worker export them.
+  it('promtool test rules: FiscalCircuitOpen pages for held traffic, not for a handful of broken jobs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fiscal-alert-test-'));
+    const series = (open: string, waiting: string, delayed: string) => [
+      { series: 'fiscal_provider_circuit_open{job="fiscal-worker",instance="w:9464",provider="uzum"}', values: open },
+      { series: 'fiscal_queue_jobs{job="fiscal-api",instance="api:3000",provider="uzum",state="waiting"}', values: waiting },
+      { series: 'fiscal_queue_jobs{job="fiscal-api",instance="api:3000",provider="uzum",state="delayed"}', values: delayed },
+    ];
+    const firing = [{ exp_labels: { provider: 'uzum', severity: 'warning' } }];
+    // promtool compares annotations too; the rules are tested here as written, without them.
+    const rules = parse(readFileSync(join(REPO_ROOT, ALERTS_FILE), 'utf8')) as { groups: { rules: { annotations?: unknown }[] }[] };
+    for (const group of rules.groups) for (const rule of group.rules) delete rule.annotations;
+    writeFileSync(join(dir, 'alerts.yml'), stringify(rules));
+    const tests = {
+      rule_files: [join(dir, 'alerts.yml')],
+      evaluation_interval: '1m',
+      tests: [
+        // Five broken jobs, open all night (8 h), nothing else.
+        { interval: '1m', input_series: series('1x480', '0x480', '5x480'), alert_rule_test: [{ eval_time: '8h', alertname: 'FiscalCircuitOpen', exp_alerts: [] }] },
+        // The same night, then 200 healthy jobs arrive at 6 h and wait up to one RETRY_MAX_MS (1 h) for the next
+        // probe, which succeeds at 6 h 55 m: no page.
+        {
+          interval: '1m',
+          input_series: series('1x414 0x65', '0x359 200x55 0x65', '5x414 0x65'),
+          alert_rule_test: [7, 8].map((h) => ({ eval_time: `${h}h`, alertname: 'FiscalCircuitOpen', exp_alerts: [] })),
+        },
+        // A real outage: traffic piles up behind the open circuit; it pages after 65 minutes, not before.
+        {
+          interval: '1m',
+          input_series: series('1x120', '0+2x120', '0+3x120'),
+          alert_rule_test: [
+            { eval_time: '60m', alertname: 'FiscalCircuitOpen', exp_alerts: [] },
+            { eval_time: '75m', alertname: 'FiscalCircuitOpen', exp_alerts: firing },
+          ],
+        },
+      ],
+    };
+    const file = join(dir, 'circuit-open.test.yml');
+    writeFileSync(file, stringify(tests));
+    try {
+      const run = promtool('test', 'rules', file);
+      expect(run.status, run.output).toBe(0);
+      expect(run.output).toContain('SUCCESS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('promtool check config deploy/prometheus/prometheus.yml (with its rule file)', () => {

@@ -28,6 +28,24 @@ describe('sandbox CLI', () => {
     await expect(runSandboxCli(['--port'], {})).rejects.toThrow(/--port needs a value/);
   });
 
+  it('--max-calls keeps only the newest calls; a bad count is refused', async () => {
+    const sandbox = await runSandboxCli(['--port', '0', '--max-calls', '3', '--max-records=2'], {}, { destination: { write: () => undefined } });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await request(`${sandbox.url}/payment/uzum_confirm`, { method: 'POST', body: JSON.stringify({ payment_id: `cap-${i}`, qr_code: 'q' }) });
+        await res.body.text();
+      }
+      const res = await request(`${sandbox.url}/__sandbox/calls`);
+      const calls = (await res.body.json()) as { key: string }[];
+      expect(calls.map((c) => c.key)).toEqual(['cap-2', 'cap-3', 'cap-4']);
+      expect(sandbox.callCount()).toBe(5); // every provider call counted, also those no longer kept; control reads are not calls
+    } finally {
+      await sandbox.close();
+    }
+    await expect(runSandboxCli(['--max-calls', '0'], {})).rejects.toThrow(/--max-calls must be a whole number of at least 1/);
+    await expect(runSandboxCli(['--max-records', '1.5'], {})).rejects.toThrow(/--max-records/);
+  });
+
   it('runs as a process and exits 0 on SIGTERM', async () => {
     const child = spawn(
       process.execPath,

@@ -1,9 +1,14 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpServer } from '../../src/http/server.js';
+import { closeRedis, createRedis, UnavailableError } from '../../src/infra/redis.js';
+import { freePort, startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { CLIENT_PHONE } from '../../src/sandbox/fixtures.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { LogCapture, QR, startHarness, type Harness } from '../helpers/harness.js';
 import { dumpKeys } from '../helpers/reliability.js';
 
 /**
@@ -171,4 +176,148 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     }
     expect({ high: counts.high ?? 0, critical: counts.critical ?? 0 }).toEqual({ high: 0, critical: 0 });
   });
+});
+
+/**
+ * ioredis puts the failed command on its errors (`err.command = {name, args}`), and the arguments are data: a Payme
+ * code, an INN, a whole job. Real Redis errors (a command on a key of the wrong type, an unknown command, a failing
+ * MULTI) are logged the ways the product logs errors, and none of their arguments may reach the log.
+ */
+describe('Redis errors reach the logs without their command arguments', () => {
+  const PAYME_CODE = `5050${Date.now()}${Math.floor(Math.random() * 1e6)}`; // digits, like seed 003's code
+  const INN = `30${Math.floor(1e6 + Math.random() * 8e6)}`; // 9 digits, like a company INN (seed 004)
+  const prefix = `test-secrets-${uid()}`;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = createRedis(inject('redisUrl'), 'api') as Redis;
+    await redis.set(`${prefix}:string`, 'not a hash');
+  });
+  afterAll(async () => {
+    await redis.del(`${prefix}:string`);
+    await closeRedis(redis);
+  });
+
+  const failure = async (work: () => Promise<unknown>): Promise<Error> => {
+    try {
+      await work();
+    } catch (err) {
+      return err as Error;
+    }
+    throw new Error('the Redis command was expected to fail');
+  };
+
+  it('a wrong-type command, an unknown command and a failed MULTI, logged directly, as a cause and by fastify', async () => {
+    const wrongType = await failure(() => redis.hset(`${prefix}:string`, 'qr_code', PAYME_CODE, 'inn', INN));
+    // The error really carries the secrets: this is what would be logged without the serializer.
+    expect(JSON.stringify((wrongType as Error & { command?: unknown }).command)).toContain(PAYME_CODE);
+    const unknown = await failure(() => redis.call('FISCALNOPE', PAYME_CODE, INN));
+    expect(unknown.message).toContain(PAYME_CODE); // Redis quotes an unknown command's arguments in its answer
+    const multi = await redis.multi().set(`${prefix}:ok`, '1').hset(`${prefix}:string`, 'inn', INN).exec();
+    const inMulti = multi?.[1]?.[0];
+    expect(inMulti).toBeInstanceOf(Error);
+    await redis.del(`${prefix}:ok`);
+
+    const logs = new LogCapture();
+    const logger = createLogger('trace', logs);
+    logger.warn({ err: wrongType }, 'could not record the charge'); // as payme-go-processor.ts logs a failed write
+    logger.child({ job_id: 'payme_go.x', provider: 'payme_go' }).error(unknown, 'worker error');
+    logger.warn({ err: inMulti }, 'retention sweep failed');
+    logger.warn({ err: Object.assign(new Error('exec failed'), { previousErrors: [wrongType, unknown] }) }, 'multi failed');
+    logger.error({ err: new UnavailableError(wrongType) }, 'request failed');
+
+    // fastify's request logger (errors.ts logs every 5xx with `err`), with a raw Redis error and a wrapped one.
+    const http = createHttpServer(logger);
+    http.get('/raw', async () => {
+      throw wrongType;
+    });
+    http.get('/wrapped', async () => {
+      throw new UnavailableError(unknown);
+    });
+    expect((await http.inject({ method: 'GET', url: '/raw' })).statusCode).toBe(500);
+    expect((await http.inject({ method: 'GET', url: '/wrapped' })).statusCode).toBe(503);
+    await http.close();
+    logger.flush();
+
+    const messages = logs.lines.map((line) => (JSON.parse(line) as { msg: string }).msg).filter((msg) => msg !== 'request finished');
+    expect(messages).toEqual(['could not record the charge', 'worker error', 'retention sweep failed', 'multi failed', 'request failed', 'request failed', 'request failed']);
+    expect(logs.text).not.toContain(PAYME_CODE);
+    expect(logs.text).not.toContain(INN);
+    expect(logs.text).toContain('WRONGTYPE');
+    expect(logs.text).toContain('"command":"hset"'); // what failed stays readable
+  });
+
+  it('POST /v1/payments/payme whose job cannot be stored: 503, the failure logged, the Payme code not', async () => {
+    const h = await startHarness({ env: { LOG_LEVEL: 'trace' } });
+    try {
+      // BullMQ's add reads the queue's meta hash first; a string there makes the add fail inside Redis.
+      await h.app.redis.set(`${h.prefix}:payme_go:meta`, 'not a hash');
+      const res = await h.post('/v1/payments/payme?wait=0', { amount: 1000, qr_code: PAYME_CODE }, { 'idempotency-key': `k-${uid()}` });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('unavailable');
+      expect(h.logs.text).toContain('request failed');
+      expect(h.logs.text).toContain('WRONGTYPE');
+      expect(h.logs.text).not.toContain(PAYME_CODE);
+    } finally {
+      await h.app.redis.del(`${h.prefix}:payme_go:meta`);
+      await h.close();
+    }
+  });
+});
+
+/** `npm run dev` logs which Redis it uses: the address, never the password in REDIS_URL (issue 19). */
+describe('npm run dev keeps the Redis password out of its logs', () => {
+  const PASSWORD = `redis-pw-${randomUUID()}`;
+  let guarded: ThrowawayRedis;
+
+  beforeAll(async () => {
+    guarded = await startRedisServer(['--requirepass', PASSWORD]);
+  });
+  afterAll(() => guarded?.stop());
+
+  /** Runs `src/dev.ts` until its "dev stack ready" line, then stops it with SIGTERM; returns everything it wrote. */
+  function runDev(redisUrl: string): Promise<{ code: number | null; output: string; ready: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev.ts'], {
+        env: { PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, PORT: '0', QUEUE_PREFIX: `test-dev-${uid()}`, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      let ready: Record<string, unknown> | undefined;
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`npm run dev did not get ready within 30 s: ${output}`));
+      }, 30_000);
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (ready) return;
+        const line = output.split('\n').find((l) => l.includes('dev stack ready'));
+        if (line) {
+          ready = JSON.parse(line) as Record<string, unknown>;
+          child.kill('SIGTERM');
+        }
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (ready) resolve({ code, output, ready });
+        else reject(new Error(`npm run dev exited (${code}) before it was ready: ${output}`));
+      });
+    });
+  }
+
+  it('with a Redis that answers (password in REDIS_URL), and with one that does not (throwaway started)', async () => {
+    const answering = `redis://:${PASSWORD}@127.0.0.1:${guarded.port}`;
+    const silent = `redis://fiscal:${PASSWORD}@127.0.0.1:${await freePort()}`;
+    const [used, fallback] = await Promise.all([runDev(answering), runDev(silent)]);
+    // It really used the password-protected Redis, and really logged the URL it was given in the other case.
+    expect(used.ready.redis).toBe(`redis://***@127.0.0.1:${guarded.port}`);
+    expect(fallback.output).toContain('no Redis answers at REDIS_URL');
+    expect(fallback.output).toMatch(/"redis":"redis:\/\/\*\*\*@127\.0\.0\.1:\d+"/);
+    for (const run of [used, fallback]) {
+      expect(run.code).toBe(0);
+      expect(run.output).not.toContain(PASSWORD);
+    }
+  }, 60_000);
 });

@@ -4,12 +4,13 @@ import { MemoryCircuitShare } from '../helpers/memory-circuit-share.js';
 
 /** CONTRACT §4 circuit rule, one process or several sharing one state (the Redis share's semantics, in memory). */
 const PROBE_MS = 1000;
+const MAX_PROBE_MS = 8000;
 const TIMEOUT_MS = 500;
 
 let now = 0;
 const circuits: Circuit[] = [];
 function circuit(share: MemoryCircuitShare, changes: boolean[] = []): Circuit {
-  const c = new Circuit({ threshold: 3, probeMs: PROBE_MS, callTimeoutMs: TIMEOUT_MS, share, onChange: (open) => changes.push(open), now: () => now });
+  const c = new Circuit({ threshold: 3, probeMs: PROBE_MS, maxProbeMs: MAX_PROBE_MS, callTimeoutMs: TIMEOUT_MS, share, onChange: (open) => changes.push(open), now: () => now });
   circuits.push(c);
   return c;
 }
@@ -41,16 +42,56 @@ describe('circuit', () => {
     expect(await c.admit('q')).toBe(PROBE_MS);
   });
 
-  it('after a failed probe the next one comes a probe period after it ended', async () => {
+  it('after a failed probe the next one comes twice the previous wait after it ended (CONTRACT §2)', async () => {
     const c = circuit(new MemoryCircuitShare(() => now));
     await openIt(c);
     now = PROBE_MS;
     expect(await c.admit('p')).toBe(0);
     now = PROBE_MS + 400; // the probe took 400 ms
     expect(await c.recordFailure('p')).toBe(true);
+    // Jobs still come by every probe period (a successful probe resumes them as quickly), but none may call.
     expect(await c.admit('q')).toBe(PROBE_MS);
     now += PROBE_MS;
+    expect(await c.admit('q')).toBeGreaterThan(0);
+    now += PROBE_MS - 1;
+    expect(await c.admit('q')).toBe(1);
+    now += 1;
     expect(await c.admit('q')).toBe(0);
+  });
+
+  it('while probes fail the wait doubles up to RETRY_MAX_MS, and starts over once the circuit closed', async () => {
+    const share = new MemoryCircuitShare(() => now);
+    const c = circuit(share);
+    await openIt(c);
+    /** Moves the clock to the next probe slot and returns how long that was; the probe there fails at once. */
+    const failProbe = async (job: string): Promise<number> => {
+      const from = now;
+      for (let wait = await c.admit(job); wait > 0; wait = await c.admit(job)) now += wait;
+      const waited = now - from;
+      expect(await c.recordFailure(job)).toBe(true);
+      return waited;
+    };
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) waits.push(await failProbe(`p${i}`));
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
+    await c.recordSuccess('ok');
+    expect(share.wait).toBe(0);
+    await openIt(c);
+    expect(await failProbe('again')).toBe(PROBE_MS);
+  });
+
+  it('a second process opening a circuit already open keeps its grown wait', async () => {
+    const share = new MemoryCircuitShare(() => now);
+    const a = circuit(share);
+    const b = circuit(share);
+    await openIt(a);
+    now = PROBE_MS;
+    expect(await a.admit('p')).toBe(0);
+    expect(await a.recordFailure('p')).toBe(true);
+    expect(share.wait).toBe(2 * PROBE_MS);
+    await openIt(b); // its own count reached the threshold: it opens what is open already
+    expect(share.wait).toBe(2 * PROBE_MS);
+    expect(await b.admit('q')).toBe(PROBE_MS); // the slot is still 2 s away: b waits a probe period and comes back
   });
 
   it('a non-retryable answer proves the provider answers: it closes the circuit', async () => {

@@ -1,8 +1,30 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { isLoopbackHost, loadConfig } from '../../src/config/env.js';
+import { ConfigError, isLoopbackHost, loadConfig } from '../../src/config/env.js';
+import { startupProblems } from '../../src/config/production.js';
+import {
+  appServices,
+  ComposeInterpolationError,
+  compose,
+  DEMO_ENV,
+  dockerfile,
+  effectiveCommand,
+  effectiveEnv,
+  imageEnv,
+  jsonArgs,
+  last,
+  publishedPorts,
+  readText,
+  readYaml,
+  repoPath,
+  runtimeStage,
+  type Service,
+  service,
+  serviceEnvironment,
+  services,
+  words,
+} from '../helpers/compose.js';
 import {
   type AlertRule,
   dashboardAndAlertQueries,
@@ -10,7 +32,6 @@ import {
   GRAFANA_VARIABLES,
   readAlertRules,
   readDashboard,
-  REPO_ROOT,
 } from '../helpers/deploy-queries.js';
 
 // The deployment files (Dockerfile, docker-compose.yml, deploy/) against CONTRACT §1 (commands), §2 (environment)
@@ -43,68 +64,7 @@ const NODE_DEFAULT_METRICS = [
 ];
 const TARGET_LABELS = ['job', 'instance'];
 
-const repoPath = (relative: string) => join(REPO_ROOT, relative);
-const readText = (relative: string) => readFileSync(repoPath(relative), 'utf8');
-const readYaml = <T>(relative: string) => parse(readText(relative), { merge: true }) as T;
-
 // ---- docker-compose.yml ------------------------------------------------------------------------------------------
-
-type Volume = string | { type?: string; source?: string; target?: string };
-interface Service {
-  image?: string;
-  build?: string | { context?: string; dockerfile?: string; target?: string };
-  command?: string | string[];
-  environment?: Record<string, string | number | boolean | null> | string[];
-  volumes?: Volume[];
-  ports?: (string | number | { target?: number; published?: string | number })[];
-  container_name?: string;
-  depends_on?: string[] | Record<string, { condition?: string }>;
-  healthcheck?: { test?: string | string[]; disable?: boolean };
-  stop_grace_period?: string;
-}
-interface Compose {
-  version?: unknown;
-  services: Record<string, Service>;
-  volumes?: Record<string, unknown>;
-}
-
-const compose = readYaml<Compose>('docker-compose.yml');
-const services = compose.services;
-
-function service(name: string): Service {
-  const found = services[name];
-  if (!found) throw new Error(`docker-compose.yml has no service "${name}"`);
-  return found;
-}
-
-/** Compose interpolation with an empty shell environment: what `docker compose up` uses without an .env file. */
-function interpolate(value: string, env: Record<string, string> = {}): string {
-  return value.replace(/\$\$|\$\{(\w+)(?:(:?[-?+])([^}]*))?\}|\$(\w+)/g, (whole, braced, op, arg, bare) => {
-    if (whole === '$$') return '$';
-    const name = (braced ?? bare) as string;
-    const set = env[name];
-    if (op === ':-') return set ? set : (arg as string);
-    if (op === '-') return set ?? (arg as string);
-    return set ?? '';
-  });
-}
-
-function serviceEnvironment(svc: Service): Record<string, string> {
-  const raw = svc.environment ?? {};
-  const entries = Array.isArray(raw)
-    ? raw.map((line) => {
-        const at = line.indexOf('=');
-        return at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)];
-      })
-    : Object.entries(raw).map(([key, value]) => [key, value === null ? '' : String(value)]);
-  return Object.fromEntries(entries.map(([key, value]) => [key, interpolate(value ?? '')]));
-}
-
-const words = (command: string | string[] | undefined): string[] =>
-  command === undefined ? [] : Array.isArray(command) ? command : command.trim().split(/\s+/);
-
-const isAppService = (svc: Service) => svc.build !== undefined || (svc.image ?? '').startsWith('fiscal-worker');
-const appServices = Object.entries(services).filter(([, svc]) => isAppService(svc));
 
 /** Short (`./src:/dst:ro`) and long syntax; a source starting with `.`, `/` or `~` is a bind mount. */
 function mounts(svc: Service): { bind: boolean; source: string; target: string }[] {
@@ -137,46 +97,11 @@ const seconds = (duration: string) => {
 
 // ---- Dockerfile --------------------------------------------------------------------------------------------------
 
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-
-function dockerfileInstructions(text: string): Instruction[] {
-  return text
-    .split('\n')
-    .filter((line) => !/^\s*#/.test(line))
-    .join('\n')
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .map((line) => {
-      const [keyword = '', ...rest] = line.split(/\s+/);
-      return { keyword: keyword.toUpperCase(), args: rest.join(' ') };
-    });
-}
-
-const dockerfile = dockerfileInstructions(readText('Dockerfile'));
-const lastFrom = dockerfile.map((instruction) => instruction.keyword).lastIndexOf('FROM');
-const runtimeStage = dockerfile.slice(lastFrom);
-const last = (keyword: string) => runtimeStage.filter((instruction) => instruction.keyword === keyword).at(-1);
-const jsonArgs = (instruction: Instruction | undefined) => JSON.parse(instruction?.args ?? 'null') as string[] | null;
-
-/** `ENV A=1 B=2` (the `ENV A 1` form is legacy and not used here). */
-const imageEnv: Record<string, string> = Object.fromEntries(
-  runtimeStage
-    .filter((instruction) => instruction.keyword === 'ENV')
-    .flatMap((instruction) => instruction.args.split(/\s+/))
-    .map((pair) => pair.split('='))
-    .filter((pair): pair is [string, string] => pair.length === 2),
-);
-
 const pkg = JSON.parse(readText('package.json')) as { bin: string | Record<string, string>; engines?: { node?: string } };
 const binPath = posix.normalize(typeof pkg.bin === 'string' ? pkg.bin : (pkg.bin['fiscal-worker'] ?? ''));
 
-const effectiveCommand = (svc: Service) => (svc.command === undefined ? (jsonArgs(last('CMD')) ?? []) : words(svc.command));
-const effectiveEnv = (svc: Service) => ({ ...imageEnv, ...serviceEnvironment(svc) });
+/** A service's environment for the demo (`--env-file deploy/demo.env`): the one whose values are complete. */
+const demoEnv = (svc: Service) => effectiveEnv(svc, DEMO_ENV);
 
 // ---- Prometheus --------------------------------------------------------------------------------------------------
 
@@ -326,17 +251,18 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives every app container an environment the config loader accepts', () => {
+  it('gives every app container of the demo an environment the config loader and the start-up rules accept', () => {
     for (const [name, svc] of appServices) {
-      expect(() => loadConfig(effectiveEnv(svc)), name).not.toThrow();
+      const servesApi = HTTP_COMMANDS.includes(effectiveCommand(svc)[0] ?? '');
+      expect(() => loadConfig(demoEnv(svc), (config) => startupProblems(config, servesApi)), name).not.toThrow();
     }
   });
 
-  it('sets API tokens and Bull Board credentials wherever the HTTP server binds a non-loopback HOST', () => {
+  it('sets API tokens and Bull Board credentials wherever the HTTP server binds a non-loopback HOST (demo)', () => {
     const httpServices = appServices.filter(([, svc]) => HTTP_COMMANDS.includes(effectiveCommand(svc)[0] ?? ''));
     expect(httpServices.map(([name]) => name)).toContain('api');
     for (const [name, svc] of httpServices) {
-      const env = effectiveEnv(svc);
+      const env = demoEnv(svc);
       if (isLoopbackHost(env.HOST ?? '127.0.0.1')) continue;
       const config = loadConfig(env);
       expect(config.apiTokens.length, `${name}: API_TOKENS`).toBeGreaterThan(0);
@@ -345,19 +271,88 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('points the app at the compose Redis and at the sandbox for FiscalBox and Freedom Pay', () => {
+  it('points the app at the compose Redis, and at the sandbox only in the demo', () => {
     const sandboxArgs = words(service('sandbox').command);
     expect(sandboxArgs[0]).toBe('sandbox');
     expect(isLoopbackHost(flag(sandboxArgs, '--host') ?? '127.0.0.1')).toBe(false);
     const sandboxPort = flag(sandboxArgs, '--port');
     for (const name of ['api', 'worker']) {
-      const config = loadConfig(effectiveEnv(service(name)));
+      const config = loadConfig(demoEnv(service(name)));
       expect(new URL(config.redisUrl).hostname, name).toBe('redis');
+      expect(config.sandboxProviders, name).toBe(true);
       for (const base of [config.fiscalbox.baseUrl, config.freedompay.baseUrl]) {
         const url = new URL(base);
         expect(`${url.hostname}:${url.port}`, `${name}: ${base}`).toBe(`sandbox:${sandboxPort}`);
       }
+      // Without the demo's env file nothing points at the sandbox: FiscalBox must be given, Freedom Pay is the real one.
+      const production = serviceEnvironment(service(name));
+      expect(production.FISCALBOX_BASE_URL, name).toBe('');
+      expect(production.FREEDOMPAY_BASE_URL, name).toMatch(/^https:\/\//);
+      expect(production.SANDBOX_PROVIDERS, name).toBe('false');
+      expect(JSON.stringify(production), name).not.toContain('sandbox:');
     }
+  });
+
+  it('keeps the sandbox and the demo traffic behind the demo profile, and everything else in every profile', () => {
+    const demoOnly = Object.entries(services).filter(([, svc]) => svc.profiles !== undefined).map(([name]) => name).sort();
+    expect(demoOnly).toEqual(['demo-traffic', 'sandbox']);
+    for (const name of demoOnly) expect(service(name).profiles, name).toEqual(['demo']);
+    expect(DEMO_ENV.COMPOSE_PROFILES).toBe('demo');
+    // A service in every profile may wait for a demo-only one, but must not need it (Compose would refuse the model).
+    for (const [name, svc] of Object.entries(services)) {
+      if (svc.profiles !== undefined || Array.isArray(svc.depends_on)) continue;
+      for (const [dep, condition] of Object.entries(svc.depends_on ?? {})) {
+        if (service(dep).profiles !== undefined) expect(condition.required, `${name} → ${dep}`).toBe(false);
+      }
+    }
+  });
+
+  it('has no credential defaults: without an env file every secret is empty and Grafana refuses to render', () => {
+    const SECRET = /TOKEN|PASSWORD|SECRET|KEY/;
+    for (const [name, svc] of Object.entries(services)) {
+      if (name === 'grafana') continue;
+      for (const [key, value] of Object.entries(serviceEnvironment(svc))) {
+        if (SECRET.test(key)) expect(value, `${name}: ${key}`).toBe('');
+      }
+    }
+    expect(() => serviceEnvironment(service('grafana'))).toThrow(ComposeInterpolationError);
+    expect(() => serviceEnvironment(service('grafana'))).toThrow(/GRAFANA_ADMIN_PASSWORD/);
+    expect(serviceEnvironment(service('grafana'), { GRAFANA_ADMIN_PASSWORD: 'x' }).GF_SECURITY_ADMIN_PASSWORD).toBe('x');
+  });
+
+  it('the production services refuse to start with the defaults, naming what is missing (rendered config)', () => {
+    const refusal = (name: string): string[] => {
+      const servesApi = HTTP_COMMANDS.includes(effectiveCommand(service(name))[0] ?? '');
+      try {
+        loadConfig(effectiveEnv(service(name)), (config) => startupProblems(config, servesApi));
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems.map((problem) => problem.slice(0, problem.indexOf(':')));
+        throw err;
+      }
+      return [];
+    };
+    expect(refusal('api')).toEqual(['FISCALBOX_BASE_URL', 'API_TOKENS', 'BOARD_USERNAME', 'BOARD_PASSWORD']);
+    expect(refusal('worker')).toEqual(['FISCALBOX_BASE_URL']);
+    // The image is what makes them production: without NODE_ENV=production the same environment would start.
+    expect(imageEnv.NODE_ENV).toBe('production');
+  });
+
+  it('publishes Prometheus and Grafana on loopback only, and everything of the demo too', () => {
+    for (const name of ['prometheus', 'grafana']) {
+      const ports = publishedPorts(service(name));
+      expect(ports.length, name).toBeGreaterThan(0);
+      for (const port of ports) expect(port.hostIp, name).toBe('127.0.0.1');
+    }
+    for (const [name, svc] of Object.entries(services)) {
+      for (const port of publishedPorts(svc, DEMO_ENV)) expect(port.hostIp, `${name} (demo)`).toBe('127.0.0.1');
+    }
+    // The API is what the sales system calls: published, and protected by the start-up rules above.
+    expect(publishedPorts(service('api'))).toEqual([{ hostIp: '0.0.0.0', published: '3000', target: '3000' }]);
+  });
+
+  it('runs Prometheus without its lifecycle and admin APIs', () => {
+    const args = words(service('prometheus').command);
+    expect(args.some((arg) => /^--web\.enable-(lifecycle|admin-api)\b/.test(arg)), args.join(' ')).toBe(false);
   });
 
   it('runs Redis with AOF persistence and without eviction', () => {
@@ -382,16 +377,16 @@ describe('docker-compose.yml', () => {
   it('gives the HTTP server and the workers longer than SHUTDOWN_TIMEOUT_MS to drain', () => {
     for (const name of ['api', 'worker']) {
       const svc = service(name);
-      const config = loadConfig(effectiveEnv(svc));
+      const config = loadConfig(demoEnv(svc));
       expect(seconds(svc.stop_grace_period ?? '10s') * 1000, name).toBeGreaterThan(config.shutdownTimeoutMs);
     }
   });
 
   it('health-checks each app container on the port its command listens on', () => {
     const api = service('api');
-    expect(words(api.healthcheck?.test).join(' ')).toContain(`:${loadConfig(effectiveEnv(api)).port}/`);
+    expect(words(api.healthcheck?.test).join(' ')).toContain(`:${loadConfig(demoEnv(api)).port}/`);
     const worker = service('worker');
-    expect(words(worker.healthcheck?.test).join(' ')).toContain(`:${loadConfig(effectiveEnv(worker)).metricsPort}/healthz`);
+    expect(words(worker.healthcheck?.test).join(' ')).toContain(`:${loadConfig(demoEnv(worker)).metricsPort}/healthz`);
     const sandboxPort = flag(words(service('sandbox').command), '--port');
     expect(words(service('sandbox').healthcheck?.test).join(' ')).toContain(String(sandboxPort));
   });
@@ -418,12 +413,12 @@ describe('Prometheus', () => {
   });
 
   it('scrapes the API on its PORT', () => {
-    const port = loadConfig(effectiveEnv(service('api'))).port;
+    const port = loadConfig(demoEnv(service('api'))).port;
     expect(scrapeJob('fiscal-api').static_configs?.flatMap((config) => config.targets)).toEqual([`api:${port}`]);
   });
 
   it('discovers every worker replica through Docker DNS on METRICS_PORT', () => {
-    const port = loadConfig(effectiveEnv(service('worker'))).metricsPort;
+    const port = loadConfig(demoEnv(service('worker'))).metricsPort;
     expect(scrapeJob('fiscal-worker').dns_sd_configs).toEqual([
       expect.objectContaining({ names: ['worker'], type: 'A', port }),
     ]);

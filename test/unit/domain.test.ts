@@ -89,7 +89,7 @@ describe('circuit', () => {
     let now = 0;
     const changes: boolean[] = [];
     const share = new MemoryCircuitShare(() => now);
-    const c = new Circuit({ threshold: 3, probeMs: 1000, callTimeoutMs: 500, share, onChange: (open) => changes.push(open), now: () => now });
+    const c = new Circuit({ threshold: 3, probeMs: 1000, maxProbeMs: 8000, callTimeoutMs: 500, share, onChange: (open) => changes.push(open), now: () => now });
     expect(await c.recordFailure('a')).toBe(false);
     expect(await c.recordFailure('a')).toBe(false);
     expect(await c.recordFailure('b')).toBe(false);
@@ -107,7 +107,7 @@ describe('circuit', () => {
   });
   it('a success in between resets the count', async () => {
     const share = new MemoryCircuitShare(Date.now);
-    const c = new Circuit({ threshold: 2, probeMs: 1000, callTimeoutMs: 500, share, onChange: () => undefined });
+    const c = new Circuit({ threshold: 2, probeMs: 1000, maxProbeMs: 8000, callTimeoutMs: 500, share, onChange: () => undefined });
     await c.recordFailure('a');
     await c.recordSuccess('a');
     expect(await c.recordFailure('b')).toBe(false);

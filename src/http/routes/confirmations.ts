@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ConfirmationIntake, EnqueueOutcome } from '../../domain/enqueue.js';
+import type { AcceptedOutcome, ConfirmationIntake, EnqueueOutcome } from '../../domain/enqueue.js';
 import { providerOfRecordId } from '../../domain/ids.js';
 import { describeProblems } from '../../domain/problems.js';
-import type { RecordStore, RecordView } from '../../records/record-store.js';
+import { BadCursorError } from '../../records/paging.js';
+import { REFERENCE_PAGE_DEFAULT, REFERENCE_PAGE_MAX, type RecordStore, type RecordView } from '../../records/record-store.js';
 import { findSpec } from '../../providers/index.js';
 import { ApiError } from '../errors.js';
 
@@ -15,7 +16,17 @@ export interface ConfirmationRouteDeps {
 }
 
 const BatchBody = z.object({ items: z.array(z.unknown(), { error: 'items must be an array of confirmations' }) }, { error: 'body must be an object with items' });
-const FindQuery = z.object({ payment_id: z.string().min(1).optional(), reference: z.string().min(1).optional() });
+const FindQuery = z.object({
+  payment_id: z.string().min(1).max(128, 'payment_id must be at most 128 characters').optional(),
+  reference: z.string().min(1).max(200, 'reference must be at most 200 characters').optional(),
+  limit: z.coerce
+    .number({ error: `limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}` })
+    .int(`limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}`)
+    .min(1, `limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}`)
+    .max(REFERENCE_PAGE_MAX, `limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}`)
+    .default(REFERENCE_PAGE_DEFAULT),
+  cursor: z.string().min(1).max(1000).optional(),
+});
 
 /** The record of a confirmation just accepted, built from what was sent: no read needed to answer 202. */
 function queuedRecord(outcome: { id: string; provider: string }, body: Record<string, unknown>): RecordView {
@@ -45,12 +56,13 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
   const { producer, records } = deps;
 
   app.post('/v1/confirmations', async (request, reply) => {
-    const outcome = await producer.enqueue(request.body);
+    const { within, signal } = request.deadline;
+    const outcome = await producer.enqueue(request.body, { within });
     const error = outcomeError(outcome);
     if (error) throw error;
-    const accepted = outcome as Extract<EnqueueOutcome, { result: 'created' | 'duplicate' }>;
+    const accepted = outcome as AcceptedOutcome;
     if (accepted.result === 'created') return reply.status(202).send(queuedRecord(accepted, request.body as Record<string, unknown>));
-    const record = await records.get(accepted.id);
+    const record = await records.get(accepted.id, { within, signal });
     return reply.status(200).send(record);
   });
 
@@ -61,13 +73,15 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
     if (items.length > BATCH_LIMIT) {
       throw new ApiError('too_many_items', `a batch takes at most ${BATCH_LIMIT} items; this one has ${items.length}`, { limit: BATCH_LIMIT, received: items.length });
     }
-    const outcomes = await producer.enqueueMany(items);
+    const { within, signal } = request.deadline;
+    const outcomes = await producer.enqueueMany(items, { within });
     const results = await Promise.all(
       outcomes.map(async (outcome, index) => {
         const error = outcomeError(outcome);
         if (error) return { index, ...(outcome.result === 'conflict' ? { id: outcome.id } : {}), ...error.body() };
-        const { id } = outcome as { id: string };
-        const state = outcome.result === 'created' ? 'queued' : ((await records.get(id))?.state ?? 'queued');
+        const { id } = outcome as AcceptedOutcome;
+        // Only a duplicate is read back, for its current state; what was just created is queued.
+        const state = outcome.result === 'created' ? 'queued' : ((await records.get(id, { within, signal }))?.state ?? 'queued');
         return { index, id, state, duplicate: outcome.result === 'duplicate' };
       }),
     );
@@ -83,12 +97,20 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
 
   app.get('/v1/confirmations', async (request) => {
     const query = FindQuery.safeParse(request.query);
-    if (!query.success || (!query.data.payment_id && !query.data.reference)) {
-      throw new ApiError('invalid_query', 'give payment_id=… or reference=… to find confirmations');
+    if (!query.success) throw new ApiError('invalid_query', query.error.issues.map((i) => i.message).join('; '));
+    const { payment_id, reference, limit, cursor } = query.data;
+    if (!payment_id && !reference) throw new ApiError('invalid_query', 'give payment_id=… or reference=… to find confirmations');
+    const { within, signal } = request.deadline;
+    if (payment_id) {
+      // One record per confirmation provider at most: nothing to page.
+      const items = await records.findByPaymentId(payment_id, { within, signal });
+      return { items: reference ? items.filter((r: RecordView) => r.reference === reference) : items, next_cursor: null };
     }
-    const { payment_id, reference } = query.data;
-    let items = payment_id ? await records.findByPaymentId(payment_id) : await records.findByReference(reference!);
-    if (payment_id && reference) items = items.filter((r: RecordView) => r.reference === reference);
-    return { items };
+    try {
+      return await records.findByReference(reference!, { limit, ...(cursor ? { cursor } : {}) }, { within, signal });
+    } catch (err) {
+      if (err instanceof BadCursorError) throw new ApiError('invalid_query', err.message);
+      throw err;
+    }
   });
 }

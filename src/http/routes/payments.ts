@@ -46,10 +46,10 @@ export async function paymentRoutes(app: FastifyInstance, deps: PaymentRouteDeps
     const key = idempotencyKey(request.headers['idempotency-key']);
     const query = WaitQuery.safeParse(request.query);
     if (!query.success) throw new ApiError('invalid_query', query.error.issues[0]?.message ?? 'wait must be a number of seconds from 0 to 60');
-    const outcome = await payments.enqueue(key, request.body);
+    const outcome = await payments.enqueue(key, request.body, { within: request.deadline.within });
     if (outcome.result === 'invalid') throw new ApiError('invalid_body', describeProblems(outcome.problems), outcome.problems);
     if (outcome.result === 'conflict') throw new ApiError('conflict', outcome.message, { id: outcome.id });
-    const record = await readWhenFinished(records, outcome.id, query.data.wait * 1000, closing.signal);
+    const record = await readWhenFinished(records, outcome.id, query.data.wait * 1000, closing.signal, request.deadline.within);
     if (!record) throw new ApiError('unavailable', `payment ${outcome.id} was accepted but could not be read back; repeat the request to read it`);
     return reply.status(isFinished(record) ? 200 : 202).send(record);
   });

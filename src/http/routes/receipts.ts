@@ -24,10 +24,11 @@ export async function receiptRoutes(app: FastifyInstance, deps: ReceiptRouteDeps
     if (!receipts.configured) {
       throw new ApiError('not_configured', 'Freedom Pay receipts are not configured: set FREEDOMPAY_MERCHANT_ID and FREEDOMPAY_SECRET_KEY');
     }
-    const outcome = await receipts.enqueue(request.body);
+    const { within, signal } = request.deadline;
+    const outcome = await receipts.enqueue(request.body, { within });
     if (outcome.result === 'invalid') throw new ApiError('invalid_body', describeProblems(outcome.problems), outcome.problems);
     if (outcome.result === 'conflict') throw new ApiError('conflict', outcome.message, { id: outcome.id });
-    const record = await records.get(outcome.id).catch((err: unknown) => {
+    const record = await records.get(outcome.id, { within, signal }).catch((err: unknown) => {
       throw new ApiError('unavailable', `Redis stopped answering after ${outcome.id} was accepted; repeat the request to read it`, undefined, { cause: err });
     });
     if (!record) throw new ApiError('unavailable', `receipt ${outcome.id} was accepted but could not be read back; repeat the request to read it`);
