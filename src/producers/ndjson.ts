@@ -1,3 +1,5 @@
+import { MAX_JSON_DEPTH, jsonDepth } from '../domain/json-depth.js';
+
 /**
  * NDJSON input for `fiscal-worker enqueue` (CONTRACT §1): one JSON value per line, read as a stream so a file of
  * millions of lines costs the same memory as a file of ten. node:readline would buffer an endless line whole, so
@@ -73,11 +75,16 @@ export async function* readLines(input: AsyncIterable<Buffer | string>, maxBytes
 
 export type ParsedLine = { ok: true; value: unknown } | { ok: false; message: string };
 
+/** A line goes to the API inside `{"items":[…]}`: two levels of the API's limit (CONTRACT §3) are the wrapper's. */
+export const MAX_LINE_DEPTH = MAX_JSON_DEPTH - 2;
+
 /** Keys fastify's JSON parser refuses (prototype poisoning): one of them would make the API reject a whole batch. */
 const SUSPECT = /proto|constructor|\\u/i;
 
 /** One line as JSON; the reason when it is not, or when the API would refuse the whole batch because of it. */
 export function parseJsonLine(text: string): ParsedLine {
+  // Before parsing: a line nested 100,000 deep costs one loop here, and would make the API refuse the whole batch.
+  if (jsonDepth(text, MAX_LINE_DEPTH) > MAX_LINE_DEPTH) return { ok: false, message: `nested deeper than ${MAX_LINE_DEPTH} levels` };
   let forbidden: string | undefined;
   try {
     const value = SUSPECT.test(text)

@@ -158,6 +158,16 @@ describe('fiscal-worker enqueue', () => {
     expect(again.stdout).toBe('created 0, duplicate 5, conflict 1, invalid 4\n');
   });
 
+  it('--url: a line nested deeper than the API takes is invalid on its own; the rest of its batch goes through', async () => {
+    const tag = uid();
+    const file = join(dir, `deep-${tag}.ndjson`);
+    const ok = (k: string) => JSON.stringify({ provider: 'payme', payment_id: `deep-${tag}-${k}`, qr_code: QR });
+    await writeFile(file, [ok('a'), `{"provider":"payme","payment_id":"deep-${tag}-b","x":${'['.repeat(5000)}${']'.repeat(5000)}}`, ok('c')].join('\n'));
+    const run = await cli([file, '--url', h.url, '--token', TOKEN]);
+    expect(run).toMatchObject({ code: 1, stdout: 'created 2, duplicate 0, conflict 0, invalid 1\n' });
+    expect((await readRejects(`${file}.rejects.ndjson`))[0]).toMatchObject({ line: 2, errors: [{ field: '(line)', message: 'nested deeper than 30 levels' }], input_truncated: true });
+  });
+
   it('--url with a wrong token exits 2 at once, sends nothing again and never prints the token', async () => {
     const tag = uid();
     const file = join(dir, `token-${tag}.ndjson`);

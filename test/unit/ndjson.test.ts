@@ -55,6 +55,13 @@ describe('parseJsonLine', () => {
     expect(!bad.ok && bad.message).toMatch(/^not JSON: /);
   });
 
+  it('refuses a line nested deeper than the API takes inside a batch, without parsing it', () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    expect(parseJsonLine(`{"a":${deep(29)}}`).ok).toBe(true);
+    expect(parseJsonLine(`{"a":${deep(30)}}`)).toEqual({ ok: false, message: 'nested deeper than 30 levels' });
+    expect(parseJsonLine(deep(100_000))).toEqual({ ok: false, message: 'nested deeper than 30 levels' });
+  });
+
   it('refuses prototype keys, which would make the API reject the whole batch', () => {
     expect(parseJsonLine('{"provider":"payme","__proto__":{"x":1}}')).toEqual({ ok: false, message: expect.stringMatching(/forbidden key __proto__/) });
     expect(parseJsonLine('{"a":{"constructor":{"prototype":{}}}}')).toEqual({ ok: false, message: expect.stringMatching(/forbidden key constructor/) });
