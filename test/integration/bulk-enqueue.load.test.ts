@@ -202,7 +202,7 @@ describe.skipIf(!ENABLED)(`bulk enqueue: ${N} lines`, () => {
 
       // Provider side, once the import is done (so the two do not starve each other on 2 cores): workers in this
       // process against the sandbox, with a provider timeout far above what a busy sandbox takes.
-      workers = await startHarness({ mode: 'worker', env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '100', PROVIDER_TIMEOUT_MS: '30000', LOG_LEVEL: 'warn' } });
+      workers = await startHarness({ mode: 'worker', sandbox: { maxCalls: 2 * N }, env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '100', PROVIDER_TIMEOUT_MS: '30000', LOG_LEVEL: 'warn' } });
       const drainedMs = await reader.waitUntilDrained(accepted, 5 * 60_000);
       expect(await reader.counts()).toMatchObject({ completed: accepted, failed: 0 });
       const calls = new Map<string, number>();
