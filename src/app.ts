@@ -1,4 +1,8 @@
+import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
+import { recordReader } from './callbacks/capture.js';
+import { CALLBACK_QUEUE, openCallbackQueue, type CallbackJobData } from './callbacks/events.js';
+import { Callbacks, type CallbackTransportOptions } from './callbacks/worker.js';
 import { ConfigError, type Config } from './config/env.js';
 import { startupProblems } from './config/production.js';
 import { PROVIDERS, type Provider } from './domain/provider.js';
@@ -33,6 +37,10 @@ export interface AppOptions {
   mode: AppMode;
   /** Providers this process works for (`worker --providers`); default: every provider of the registry. */
   providers?: readonly Provider[];
+  /** Tests: resolve callback hosts without DNS, trust a local https receiver. */
+  callbackTransport?: CallbackTransportOptions;
+  /** Tests: how long a callback scheduled before its record's end waits for its release (default: the lock duration). */
+  callbackGraceMs?: number;
 }
 
 export interface App {
@@ -44,6 +52,10 @@ export interface App {
   redis: RedisClient;
   producer: ConfirmationProducer;
   workers?: WorkerHost;
+  /** The result callbacks queue (issue 17); its failed set is the callbacks' dead letters. */
+  callbackQueue: Queue<CallbackJobData>;
+  /** Callback scheduling and delivery, in processes that run workers while callbacks are configured. */
+  callbacks?: Callbacks;
   /** Listens (PORT for serve/api, METRICS_PORT for worker) and starts the workers; returns the base URL. */
   start(): Promise<string>;
   /** HTTP stops taking requests → workers finish active jobs (SHUTDOWN_TIMEOUT_MS) → queues → Redis. */
@@ -64,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const layout = layoutOf(config);
   const queues = new ProviderQueues(redis, layout);
   const records = new RecordStore(queues, redis);
+  const callbackQueue = openCallbackQueue(redis, layout.auxiliaryPrefix(CALLBACK_QUEUE));
   const readiness = new ReadinessProbe(redis, metrics, logger, [...new Set(layout.all().map((ref) => layout.key(ref, 'readyz')))]);
   // On every (re)connection, the first included: Redis may be down at start-up or come back with another configuration.
   redis.on('ready', () => void readiness.checkEvictionPolicy());
@@ -84,18 +97,34 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(paymentRoutes, { payments, records });
       await v1.register(receiptRoutes, { receipts, records });
     });
-    await registerBoard(http, queues.all(PROVIDERS), config.board);
-    registerQueueGauges(metrics, queues, PROVIDERS);
+    await registerBoard(http, [...queues.all(PROVIDERS), callbackQueue], config.board);
+    registerQueueGauges(metrics, queues, PROVIDERS, callbackQueue);
     await http.register(openApiRoute, buildOpenApi(confirmationSchema(config), { ...paymentOpenApiPaths(config), ...receiptOpenApiPaths(config) }));
   }
 
   const workerProviders = options.providers ?? PROVIDERS;
 
   let workerRedis: RedisClient | undefined;
+  let callbacks: Callbacks | undefined;
   if (mode !== 'api') {
     workerRedis = createRedis(config.redisUrl, 'worker', { cluster: config.redisCluster });
     workerRedis.on('error', (err) => logger.warn({ err }, 'redis connection error (worker)'));
     workers = new WorkerHost({ config, connection: workerRedis, queues, logger, metrics, processors: { confirmations: producer } });
+    if (config.callback.url || config.callback.allowedHosts.length > 0) {
+      const scheduled = new Callbacks({
+        config,
+        connection: workerRedis,
+        prefix: layout.auxiliaryPrefix(CALLBACK_QUEUE),
+        logger,
+        metrics,
+        read: recordReader(queues),
+        ...(options.callbackTransport ? { transport: options.callbackTransport } : {}),
+        ...(options.callbackGraceMs !== undefined ? { graceMs: options.callbackGraceMs } : {}),
+      });
+      workers.beforeTerminal((provider, job, state) => scheduled.scheduler.prepare(provider, job, state));
+      workers.onTerminal((provider, job, state) => scheduled.scheduler.release(provider, job, state));
+      callbacks = scheduled;
+    }
   }
 
   let closing: Promise<void> | undefined;
@@ -108,8 +137,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     redis,
     producer,
     ...(workers ? { workers } : {}),
+    callbackQueue,
+    ...(callbacks ? { callbacks } : {}),
     async start() {
       workers?.start(workerProviders);
+      callbacks?.start();
       const port = mode === 'worker' ? config.metricsPort : config.port;
       const address = await http.listen({ host: config.host, port });
       logger.info({ mode, address, providers: mode === 'api' ? [] : workerProviders }, 'fiscal-worker started');
@@ -125,8 +157,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
           }
         };
         await step('http', () => http.close());
-        await step('workers', async () => workers?.close(config.shutdownTimeoutMs));
-        await step('queues', () => queues.close());
+        // Provider work and callback deliveries stop side by side within one SHUTDOWN_TIMEOUT_MS; the callback scheduler
+        // closes after the provider workers, whose last ends it still releases.
+        await step('workers', () => Promise.all([workers?.close(config.shutdownTimeoutMs), callbacks?.stop(config.shutdownTimeoutMs)]));
+        await step('callbacks', async () => callbacks?.close());
+        await step('queues', () => Promise.all([queues.close(), callbackQueue.close()]));
         await step('redis', () => closeRedis(redis));
         if (workerRedis) await step('redis', () => closeRedis(workerRedis));
       })();

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { PROVIDERS, type Provider } from '../domain/provider.js';
 
@@ -64,6 +65,34 @@ function parseShards(value: string, ctx: z.RefinementCtx): { all?: number; byPro
   return out;
 }
 
+/** A host name or IP address as a URL spells it, nothing else (no scheme, port or path). */
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$|^[0-9a-f:.]*:[0-9a-f:.]*$/;
+const hostList = () =>
+  z
+    .string()
+    .default('')
+    .transform((s) => splitList(s).map((host) => host.toLowerCase().replace(/^\[(.*)\]$/, '$1')))
+    .superRefine((hosts, ctx) => {
+      for (const host of hosts) {
+        if (!HOST_NAME.test(host)) ctx.addIssue({ code: 'custom', message: `${host} is not a host name; list host names only (e.g. hooks.example.com), without scheme, port or path` });
+      }
+    });
+
+/** `localhost`, 127.x.x.x or [::1]: the only hosts a callback may reach over plain http (issue 17, development). */
+const isLoopbackUrlHost = (host: string) => host === 'localhost' || host === '[::1]' || (isIPv4(host) && host.startsWith('127.'));
+const callbackUrl = z.string().refine(
+  (value) => {
+    if (value === '') return true;
+    try {
+      const url = new URL(value);
+      return !url.username && !url.password && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackUrlHost(url.hostname)));
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an https URL (http only to a loopback host such as 127.0.0.1), without user:password@' },
+);
+
 const Env = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   // README "Redis Cluster": REDIS_URL is then one node of the cluster; ioredis discovers the others.
@@ -102,9 +131,17 @@ const Env = z.object({
     .default('ofd.soliq.uz')
     .transform(splitList)
     .refine((hosts) => hosts.length > 0, 'at least one host is required'),
-  CALLBACK_URL: z.union([z.literal(''), url(['http:', 'https:'])]).default(''),
+  CALLBACK_URL: callbackUrl.default(''),
   CALLBACK_SECRET: z.string().default(''),
-  CALLBACK_ALLOWED_HOSTS: csv,
+  CALLBACK_ALLOWED_HOSTS: hostList(),
+  // Hosts trusted to resolve to private, loopback or link-local addresses (checked at connect time, issue 17).
+  CALLBACK_PRIVATE_HOSTS: hostList(),
+  // Stripe retries for three days, Standard Webhooks for about 27 hours; one day by default, at most 30.
+  CALLBACK_RETRY_HOURS: z.coerce
+    .number({ error: 'must be a number of hours above 0, at most 720' })
+    .positive('must be a number of hours above 0, at most 720')
+    .max(720, 'must be a number of hours above 0, at most 720')
+    .default(24),
   SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // The image sets NODE_ENV=production: the start-up checks of production.ts apply.
@@ -136,7 +173,14 @@ export interface Config {
   /** IDEMPOTENCY_DAYS: how long a money record's tombstone answers repeats after the record itself is gone. */
   idempotencySeconds: number;
   qrAllowedHosts: readonly string[];
-  callback: { url: string; secret: string; allowedHosts: readonly string[] };
+  callback: {
+    url: string;
+    secret: string;
+    allowedHosts: readonly string[];
+    privateHosts: readonly string[];
+    /** CALLBACK_RETRY_HOURS: a callback is retried until at least this long after its event, then dead-lettered. */
+    retryWindowMs: number;
+  };
   shutdownTimeoutMs: number;
   logLevel: string;
   /** NODE_ENV=production (the image's default): credentials and provider URLs are checked at start-up. */
@@ -173,6 +217,9 @@ function parseConfig(env: NodeJS.ProcessEnv): { config?: Readonly<Config>; probl
   const problems: string[] = [];
   if (e.RETRY_MAX_MS < e.RETRY_BASE_MS) problems.push('RETRY_MAX_MS: must be at least RETRY_BASE_MS');
   if (e.CALLBACK_URL && !e.CALLBACK_SECRET) problems.push('CALLBACK_SECRET: required when CALLBACK_URL is set');
+  else if (e.CALLBACK_ALLOWED_HOSTS.length > 0 && !e.CALLBACK_SECRET) problems.push('CALLBACK_SECRET: required when CALLBACK_ALLOWED_HOSTS is set');
+  const unlisted = e.CALLBACK_PRIVATE_HOSTS.filter((host) => !e.CALLBACK_ALLOWED_HOSTS.includes(host));
+  if (unlisted.length > 0) problems.push(`CALLBACK_PRIVATE_HOSTS: ${unlisted.join(', ')} must also be on CALLBACK_ALLOWED_HOSTS`);
   if (Boolean(e.BOARD_USERNAME) !== Boolean(e.BOARD_PASSWORD)) {
     problems.push('BOARD_PASSWORD: BOARD_USERNAME and BOARD_PASSWORD must be set together');
   }
@@ -210,7 +257,13 @@ function parseConfig(env: NodeJS.ProcessEnv): { config?: Readonly<Config>; probl
     retentionSeconds: Math.round(e.RETENTION_DAYS * 86_400),
     idempotencySeconds: Math.round(e.IDEMPOTENCY_DAYS * 86_400),
     qrAllowedHosts: e.QR_ALLOWED_HOSTS,
-    callback: { url: e.CALLBACK_URL, secret: e.CALLBACK_SECRET, allowedHosts: e.CALLBACK_ALLOWED_HOSTS },
+    callback: {
+      url: e.CALLBACK_URL,
+      secret: e.CALLBACK_SECRET,
+      allowedHosts: e.CALLBACK_ALLOWED_HOSTS,
+      privateHosts: e.CALLBACK_PRIVATE_HOSTS,
+      retryWindowMs: Math.round(e.CALLBACK_RETRY_HOURS * 3_600_000),
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     production: e.NODE_ENV === 'production',

@@ -66,6 +66,14 @@ export class Layout {
     return [ref.prefix, ...parts].join(':');
   }
 
+  /**
+   * The BullMQ prefix of a queue that is not a provider's (the result callbacks): on a cluster its own slot too, since
+   * BullMQ's scripts touch all of a queue's keys together.
+   */
+  auxiliaryPrefix(name: string): string {
+    return this.options.cluster ? `${this.options.queuePrefix}:{${name}}` : this.options.queuePrefix;
+  }
+
   /** A key that belongs to no queue (readiness probe, layout record). */
   globalKey(...parts: string[]): string {
     return [this.options.queuePrefix, ...parts].join(':');

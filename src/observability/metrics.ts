@@ -61,9 +61,15 @@ export function createMetrics() {
     }),
     callbacks: new Counter({
       name: 'fiscal_callbacks_total',
-      help: 'Result callbacks by delivery result',
+      help: 'Result callback delivery attempts: delivered = answered 2xx (once per callback), failed = any other end of an attempt (each retry counts)',
       labelNames: ['result'] as const,
       registers: [registry],
+    }),
+    callbackQueueJobs: new Gauge({
+      name: 'fiscal_callback_queue_jobs',
+      help: 'Result callbacks per queue state (dead = dead-lettered callbacks), read from Redis at scrape time (serve/api only)',
+      labelNames: ['state'] as const,
+      registers: [],
     }),
     redisUp: new Gauge({
       name: 'fiscal_redis_up',

@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { Provider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { Metrics } from './metrics.js';
@@ -10,12 +11,19 @@ const SCRAPE_READ_TIMEOUT_MS = 2000;
  * API processes register them, so N worker replicas do not export N copies of the same depth (CONTRACT §6).
  * `fiscal_redis_up` rides on the same read, so it is fresh at every scrape and not only when /readyz runs.
  */
-export function registerQueueGauges(metrics: Metrics, queues: ProviderQueues, providers: readonly Provider[]): void {
-  const { queueJobs, oldestWaiting, redisUp, registry } = metrics;
+export function registerQueueGauges(metrics: Metrics, queues: ProviderQueues, providers: readonly Provider[], callbackQueue?: Queue): void {
+  const { queueJobs, oldestWaiting, redisUp, callbackQueueJobs, registry } = metrics;
   const read = async () => {
     const now = Date.now();
-    await Promise.all(
-      providers.map(async (provider) => {
+    await Promise.all([
+      // Callbacks have a gauge of their own: `provider` keeps its CONTRACT §6 values, and the provider alerts stay theirs.
+      callbackQueue?.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed').then((counts) => {
+        callbackQueueJobs.set({ state: 'waiting' }, (counts.waiting ?? 0) + (counts.prioritized ?? 0));
+        callbackQueueJobs.set({ state: 'active' }, counts.active ?? 0);
+        callbackQueueJobs.set({ state: 'delayed' }, counts.delayed ?? 0);
+        callbackQueueJobs.set({ state: 'dead' }, counts.failed ?? 0);
+      }),
+      ...providers.map(async (provider) => {
         const queue = queues.get(provider);
         const [counts, oldest] = await Promise.all([
           queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
@@ -28,7 +36,7 @@ export function registerQueueGauges(metrics: Metrics, queues: ProviderQueues, pr
         const first = oldest[0];
         oldestWaiting.set({ provider }, first ? Math.max(0, (now - first.timestamp) / 1000) : 0);
       }),
-    );
+    ]);
   };
   // prom-client awaits each metric's `collect` before serialising it, all metrics at once: the three gauges share one
   // read per scrape, so none of them shows the previous scrape's values. The read reaches Redis, so it also refreshes
@@ -46,8 +54,9 @@ export function registerQueueGauges(metrics: Metrics, queues: ProviderQueues, pr
       });
     await pending;
   };
-  for (const gauge of [queueJobs, oldestWaiting, redisUp]) Object.assign(gauge, { collect });
+  for (const gauge of [queueJobs, oldestWaiting, redisUp, callbackQueueJobs]) Object.assign(gauge, { collect });
   registry.registerMetric(queueJobs);
+  if (callbackQueue) registry.registerMetric(callbackQueueJobs);
   registry.registerMetric(oldestWaiting);
   registry.registerMetric(redisUp);
 }

@@ -1,3 +1,5 @@
+import type { Queue } from 'bullmq';
+import { CALLBACK_QUEUE } from '../callbacks/events.js';
 import { PROVIDERS, type Provider } from '../domain/provider.js';
 import { providerOfRecordId } from '../domain/ids.js';
 import type { ProviderQueues } from '../infra/queues.js';
@@ -7,6 +9,8 @@ import { toRecordView } from '../records/record-view.js';
 export interface DeadLetterDeps {
   queues: ProviderQueues;
   logger: Logger;
+  /** The result callbacks queue (issue 17): its dead letters replay through the same call, ids `callbacks.…`. */
+  callbacks?: Queue;
 }
 
 export interface ReplayOptions {
@@ -29,6 +33,7 @@ export class DeadLetters {
   async replayDeadLetter(id: string, options: ReplayOptions = {}): Promise<ReplayResult> {
     const force = options.force ?? false;
     const provider = providerOfRecordId(id);
+    if (provider === CALLBACK_QUEUE && this.deps.callbacks) return this.replayCallback(this.deps.callbacks, id);
     if (!(PROVIDERS as readonly string[]).includes(provider)) return { id, replayed: false, reason: 'not_found', message: `no record with id ${id}` };
     const queue = this.deps.queues.get(provider as Provider);
     const job = await queue.getJob(id);
@@ -47,6 +52,20 @@ export class DeadLetters {
     }
     await job.retry('failed', { resetAttemptsMade: true });
     this.deps.logger.info({ audit: 'replay', id, force, provider, kind }, 'dead letter replayed');
+    return { id, replayed: true };
+  }
+
+  /**
+   * A dead callback goes back to wait with its event id and its captured body: the receiver gets the same event again,
+   * signed afresh, with a new retry window (callbacks/attempts.ts). A callback never moves money, so no force is needed.
+   */
+  private async replayCallback(queue: Queue, id: string): Promise<ReplayResult> {
+    const job = await queue.getJob(id);
+    if (!job) return { id, replayed: false, reason: 'not_found', message: `no callback with id ${id}` };
+    const state = await job.getState();
+    if (state !== 'failed') return { id, replayed: false, reason: 'not_dead', message: `callback ${id} is not a dead letter (job state ${state})` };
+    await job.retry('failed', { resetAttemptsMade: true });
+    this.deps.logger.info({ audit: 'replay', id, queue: CALLBACK_QUEUE }, 'dead letter replayed');
     return { id, replayed: true };
   }
 }

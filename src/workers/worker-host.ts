@@ -1,4 +1,4 @@
-import { Worker, type Job, type Processor } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type Processor } from 'bullmq';
 import type { Config } from '../config/env.js';
 import { attemptsInRun, decodeAttempts } from '../domain/attempt.js';
 import type { Provider } from '../domain/provider.js';
@@ -35,6 +35,12 @@ export interface WorkerHostDeps {
 
 /** Called once a job is succeeded or dead (after BullMQ stored it): metrics, the final log line, callbacks. */
 export type TerminalListener = (provider: Provider, job: Job, state: 'succeeded' | 'dead') => void;
+
+/**
+ * Called when the processor has decided a job's end, just before BullMQ stores it; awaited, so what it writes is in
+ * Redis before the end is (the callbacks' crash-safe scheduling). It must not throw.
+ */
+export type BeforeTerminalListener = (provider: Provider, job: Job, state: 'succeeded' | 'dead') => Promise<void>;
 
 /**
  * Locks and crash recovery (issue 8). A running job holds a lock that its worker renews every lockDuration / 2. When
@@ -75,6 +81,7 @@ export class WorkerHost {
   private readonly circuits = new Map<Provider, Circuit>();
   readonly transports: TransportPool;
   private readonly listeners: TerminalListener[] = [];
+  private readonly beforeListeners: BeforeTerminalListener[] = [];
   private sweeper: RetentionSweeper | undefined;
 
   constructor(private readonly deps: WorkerHostDeps) {
@@ -83,6 +90,11 @@ export class WorkerHost {
 
   onTerminal(listener: TerminalListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Register before start(). */
+  beforeTerminal(listener: BeforeTerminalListener): void {
+    this.beforeListeners.push(listener);
   }
 
   /**
@@ -116,7 +128,7 @@ export class WorkerHost {
           await Promise.all(workers.map((worker) => worker.rateLimit(ms)));
         },
       };
-      const process = processorFor({ spec: providerSpec(provider), ctx, transports: this.transports, deps: this.deps.processors });
+      const process = this.announcingEnds(provider, processorFor({ spec: providerSpec(provider), ctx, transports: this.transports, deps: this.deps.processors }));
       const processor: Processor = (job, token) => {
         applyRunPolicy(job);
         return process(job, token);
@@ -145,6 +157,25 @@ export class WorkerHost {
     }
     this.sweeper = new RetentionSweeper(queues.all(providers), config.retentionSeconds * 1000, logger);
     this.sweeper.start();
+  }
+
+  /** Runs the beforeTerminal listeners once the processor has returned or thrown a job's end. */
+  private announcingEnds(provider: Provider, processor: Processor): Processor {
+    if (this.beforeListeners.length === 0) return processor;
+    const announce = async (job: Job, state: 'succeeded' | 'dead') => {
+      for (const listener of this.beforeListeners) await listener(provider, job, state);
+    };
+    return async (job, token, signal) => {
+      let result: unknown;
+      try {
+        result = await processor(job, token, signal);
+      } catch (err) {
+        if (endsJob(job, err)) await announce(job, 'dead');
+        throw err;
+      }
+      await announce(job, 'succeeded');
+      return result;
+    };
   }
 
   private finish(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {
@@ -217,3 +248,10 @@ export class WorkerHost {
 }
 
 export type { JobResult };
+
+/** Whether BullMQ will fail `job` for good with `err`: a dead letter, or a retry beyond BullMQ's attempts ceiling. */
+function endsJob(job: Job, err: unknown): boolean {
+  if (err instanceof DelayedError || (err instanceof Error && err.name === 'DelayedError')) return false;
+  if (err instanceof UnrecoverableError) return true;
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { inject } from 'vitest';
-import { buildApp, type App, type AppMode } from '../../src/app.js';
+import { buildApp, type App, type AppMode, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import type { Provider } from '../../src/domain/provider.js';
 import type { RecordState } from '../../src/domain/record.js';
@@ -30,6 +30,8 @@ export interface HarnessOptions {
   mode?: AppMode;
   sandbox?: SandboxOptions | false;
   providers?: Provider[];
+  callbackTransport?: AppOptions['callbackTransport'];
+  callbackGraceMs?: number;
 }
 
 export interface Harness {
@@ -76,6 +78,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger: createLogger(config.logLevel, logs),
     mode: options.mode ?? 'serve',
     ...(options.providers ? { providers: options.providers } : {}),
+    ...(options.callbackTransport ? { callbackTransport: options.callbackTransport } : {}),
+    ...(options.callbackGraceMs !== undefined ? { callbackGraceMs: options.callbackGraceMs } : {}),
   });
   const url = await app.start();
   const token = config.apiTokens[0];

@@ -188,7 +188,7 @@ describe('enqueue API over real HTTP on real Redis', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatch(/<html/i);
     const api = await raw('/admin/queues/api/queues', { method: 'GET', headers: { authorization: `Basic ${Buffer.from('ops:board-pw-77').toString('base64')}` } });
-    expect(JSON.parse(api.body).queues.map((q: { name: string }) => q.name).sort()).toEqual(['anor', 'click', 'freedompay', 'payme', 'payme_go', 'uzum']);
+    expect(JSON.parse(api.body).queues.map((q: { name: string }) => q.name).sort()).toEqual(['anor', 'callbacks', 'click', 'freedompay', 'payme', 'payme_go', 'uzum']);
   });
 
   it('health, readiness, metrics and OpenAPI need no token', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../../src/infra/redis-server.js';
+import { startReceiver, type Receiver } from '../helpers/callback-receiver.js';
 import { ALERTS_FILE, dashboardAndAlertQueries, readAlertRules, REPO_ROOT } from '../helpers/deploy-queries.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { commandAvailable, startPrometheus, targetOf, type PrometheusServer } from '../helpers/prometheus.js';
@@ -28,10 +29,7 @@ for (const [tool, present] of [['prometheus', HAVE_PROMETHEUS], ['promtool', HAV
  * Dashboard targets the traffic below cannot move above zero, with the reason. Each must still be a valid query that
  * returns data (its series are exported at 0); only the "moved during the traffic" check is waived.
  */
-const NOT_MOVED_BY_THIS_TRAFFIC: Readonly<Record<string, string>> = {
-  'dashboard "Callbacks" A':
-    'result callbacks (CONTRACT §4) are not built yet: nothing increments fiscal_callbacks_total, which is exported at 0',
-};
+const NOT_MOVED_BY_THIS_TRAFFIC: Readonly<Record<string, string>> = {};
 
 /** Successes (some slow), rejections, retries then success, retries until dead: the sandbox's directives (docs/SANDBOX.md). */
 const mix = (tag: string) => [
@@ -123,11 +121,23 @@ describe.skipIf(!HAVE_PROMETHEUS)(
     let api: Harness;
     let worker: Harness | undefined;
     let prom: PrometheusServer;
+    let receiver: Receiver;
     let trafficStart = 0;
     const expected = { finished: 0, dead: 0 };
+    /** Result callbacks (issue 17): the receiver answers 410 to one record, 503 to two until released, 200 otherwise. */
+    const callbacks = { gone: new Set<string>(), flaky: new Set<string>(), released: false, failedAnswers: 0 };
 
     beforeAll(async () => {
+      receiver = await startReceiver();
+      receiver.respond = (callback) => {
+        const id = String((JSON.parse(callback.body) as { id?: unknown }).id);
+        const status = callbacks.gone.has(id) ? 410 : callbacks.flaky.has(id) && !callbacks.released ? 503 : 200;
+        if (status !== 200) callbacks.failedAnswers++;
+        return status;
+      };
       const env = {
+        CALLBACK_URL: `${receiver.url}/fiscal-callbacks`,
+        CALLBACK_SECRET: 'prometheus-test-callback-secret',
         RETRY_ATTEMPTS: '3',
         PROVIDER_TIMEOUT_MS: '500',
         // Three different anor jobs failing in a row open its circuit; the probe 2 s later closes it again: long enough
@@ -172,15 +182,24 @@ describe.skipIf(!HAVE_PROMETHEUS)(
       // the same traffic again, once Prometheus holds every series the first round created, makes every rate move.
       await prom.waitForData(`sum(fiscal_jobs_finished_total{job="fiscal-worker"}) == ${backlog.length}`);
 
-      // Phase 3, the worker up: the mix again, the remaining anor outcomes, the enqueue results other than created.
+      // Phase 3, the worker up: the mix again, the remaining anor outcomes, the enqueue results other than created, and
+      // callbacks that fail: one receiver answer 410 (a dead callback), two 503 until Prometheus saw them wait.
+      const gone = confirmations('payme', '', 1, `${t}cbgone`);
+      const flaky = confirmations('uzum', '', 2, `${t}cbflaky`);
+      for (const c of gone) callbacks.gone.add(`${c.provider}.${c.key}`);
+      for (const c of flaky) callbacks.flaky.add(`${c.provider}.${c.key}`);
       const more = [
         ...mix(`${t}b`),
         ...confirmations('anor', '', 2, t),
         ...confirmations('anor', 'reject', 1, t),
         ...confirmations('anor', 's404', 1, t), // client error
+        ...gone,
+        ...flaky,
       ];
       const second = await post(api, more);
       expect(second.map((r) => r.status)).toEqual(more.map(() => 202));
+      await prom.waitForData('max(fiscal_callback_queue_jobs{state="delayed"}) > 0');
+      callbacks.released = true;
       expect((await api.post('/v1/confirmations', confirmationBody(backlog[0]!))).status).toBe(200); // duplicate
       expect((await api.post('/v1/confirmations', confirmationBody({ ...backlog[0]!, qrCode: OTHER_QR }))).status).toBe(409);
       const invalid = { provider: 'uzum', payment_id: `bad-${t}`, qr_code: QR.replace('ofd.soliq.uz', 'example.com') };
@@ -192,15 +211,22 @@ describe.skipIf(!HAVE_PROMETHEUS)(
       expected.dead = 2 * MIX_DEAD + 2; // + anor reject and s404
       await prom.waitForData(`sum(fiscal_jobs_finished_total) == ${expected.finished}`);
       await prom.waitForData(`sum(fiscal_jobs_finished_total{state="dead"}) == ${expected.dead}`);
+      await prom.waitForData('sum(fiscal_enqueued_total{result=~"duplicate|conflict|invalid"}) == 3');
       await prom.waitForData(`sum(fiscal_queue_jobs{state="dead"}) == ${expected.dead}`);
       await prom.waitForData('min by (job) (count_over_time(fiscal_attempts_total[1m])) >= 2');
       await prom.waitForData('ALERTS{alertname="FiscalDeadLettersIncreasing",alertstate="firing"}');
-    }, 40_000);
+      // Every record's end was called back: delivered for all but the 410 one, which is the one dead callback.
+      await prom.waitForData(`sum(fiscal_callbacks_total{result="delivered"}) == ${expected.finished - 1}`);
+      await prom.waitForData(`sum(fiscal_callbacks_total{result="failed"}) == ${callbacks.failedAnswers}`);
+      await prom.waitForData('max(fiscal_callback_queue_jobs{state="dead"}) == 1');
+      await prom.waitForData('ALERTS{alertname="FiscalCallbacksDeadLettered",alertstate="firing"}');
+    }, 60_000);
 
     afterAll(async () => {
       await prom?.stop();
       await worker?.close();
       await api?.close();
+      await receiver?.close();
     });
 
     it('saw the traffic: exact totals, both processes up, Redis up at scrape time', async () => {
@@ -213,6 +239,21 @@ describe.skipIf(!HAVE_PROMETHEUS)(
       expect(await value('sum(fiscal_attempts_total)')).toBe(api.sandbox.calls().length);
       expect(await value('sum(up)')).toBe(2);
       expect(await value('fiscal_redis_up{job="fiscal-api"}')).toBe(1);
+      // Result callbacks: one delivered per finished record but the 410 one; one failed per non-2xx answer.
+      const delivered = await value('sum(fiscal_callbacks_total{result="delivered"})');
+      const failed = await value('sum(fiscal_callbacks_total{result="failed"})');
+      expect(delivered).toBe(expected.finished - 1);
+      expect(failed).toBe(callbacks.failedAnswers);
+      expect(failed).toBeGreaterThanOrEqual(3); // the 410 and at least one 503 for each flaky record
+      expect(receiver.received.length).toBe(delivered + failed);
+      expect(await value('max(fiscal_callback_queue_jobs{state="dead"})')).toBe(1);
+      const peak = async (expr: string) => +(await value(`max_over_time((${expr})[5m:1s])`)).toFixed(3);
+      const peaks = {
+        delivered_per_s: await peak('sum(rate(fiscal_callbacks_total{result="delivered"}[1m]))'),
+        failed_per_s: await peak('sum(rate(fiscal_callbacks_total{result="failed"}[1m]))'),
+        delayed: await peak('max(fiscal_callback_queue_jobs{state="delayed"})'),
+      };
+      console.info(`[prometheus] callbacks: delivered ${delivered}, failed ${failed} (receiver got ${receiver.received.length}), dead 1; peaks ${JSON.stringify(peaks)}`);
     });
 
     // "Returns data": an instant query now, a few seconds after the traffic, must succeed with a non-empty result.
@@ -262,6 +303,7 @@ describe.skipIf(!HAVE_PROMETHEUS)(
       const alerts = seen.result.map((s) => `${s.metric.alertname}/${s.metric.alertstate}`);
       expect(alerts).toContain('FiscalDeadLettersIncreasing/firing');
       expect(alerts).toContain('FiscalNoWorkerConsuming/pending');
+      expect(alerts).toContain('FiscalCallbacksDeadLettered/firing');
       expect(alerts).not.toContain('FiscalApiDown/pending');
       expect(alerts).not.toContain('FiscalRedisUnreachable/pending');
     });

@@ -8,6 +8,7 @@ import { freePort, startRedisServer, type ThrowawayRedis } from '../../src/infra
 import { createLogger } from '../../src/observability/logger.js';
 import { CLIENT_PHONE } from '../../src/sandbox/fixtures.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { startReceiver, type Receiver } from '../helpers/callback-receiver.js';
 import { LogCapture, QR, startHarness, type Harness } from '../helpers/harness.js';
 import { dumpKeys } from '../helpers/reliability.js';
 
@@ -25,6 +26,7 @@ const SECRETS = {
   board_password: `board-pw-${randomUUID()}`,
   fiscalbox_token: `fbx-token-${randomUUID()}`,
   freedompay_secret_key: `fp-key-${randomUUID()}`,
+  callback_secret: `cb-secret-${randomUUID()}`,
   phone: CLIENT_PHONE, // seeds 001 and 003: what Uzum and Payme Go answer as client_phone_number
 };
 const MERCHANT = '542088';
@@ -37,12 +39,14 @@ function leaks(text: string): string[] {
 
 describe('secrets and personal data stay out of logs, metrics, errors and Redis', () => {
   let sandbox: Sandbox;
+  let receiver: Receiver;
   let h: Harness;
   /** Every HTTP answer the test got, as text: records, errors, the board's API. */
   const answers: string[] = [];
 
   beforeAll(async () => {
     sandbox = await startSandbox({ fiscalboxToken: SECRETS.fiscalbox_token, freedompay: { merchantId: MERCHANT, secretKey: SECRETS.freedompay_secret_key } });
+    receiver = await startReceiver(); // every record's end is called back (issue 17), signed with the callback secret
     h = await startHarness({
       sandbox: false,
       env: {
@@ -54,6 +58,8 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
         FISCALBOX_TOKEN: SECRETS.fiscalbox_token,
         FREEDOMPAY_MERCHANT_ID: MERCHANT,
         FREEDOMPAY_SECRET_KEY: SECRETS.freedompay_secret_key,
+        CALLBACK_URL: `${receiver.url}/callbacks`,
+        CALLBACK_SECRET: SECRETS.callback_secret,
         RETRY_ATTEMPTS: '2',
         PROVIDER_TIMEOUT_MS: '500',
         LOG_LEVEL: 'trace',
@@ -62,6 +68,7 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
   });
   afterAll(async () => {
     await h?.close();
+    await receiver?.close();
     await sandbox?.close();
   });
 
@@ -110,6 +117,8 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     expect(records.find((r) => r.provider === 'freedompay')?.state).toBe('succeeded');
     expect(records.find((r) => r.provider === 'payme_go')?.state).toBe('succeeded');
     expect(records.filter((r) => r.state === 'dead').length).toBeGreaterThanOrEqual(4);
+    // Every record's end was called back (the Payme Go charge's own confirmation included).
+    await receiver.waitFor((got) => new Set(got.map((c) => c.eventId)).size >= records.length + 1, 20_000, 'a callback per record');
     // A secret-holding record: the Uzum result keeps the phone masked.
     expect(JSON.stringify(records.find((r) => r.provider === 'uzum' && r.state === 'succeeded')?.result)).toContain('998*****5009');
 
@@ -121,7 +130,7 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     const badBoard = keep(await h.get('/admin/queues', { authorization: `Basic ${Buffer.from(`operator:${SECRETS.board_password}x`).toString('base64')}` }));
     expect(badBoard.status).toBe(401);
     const board = { authorization: `Basic ${Buffer.from(`operator:${SECRETS.board_password}`).toString('base64')}` };
-    for (const queue of ['uzum', 'payme', 'anor', 'payme_go', 'freedompay']) {
+    for (const queue of ['uzum', 'payme', 'anor', 'payme_go', 'freedompay', 'callbacks']) {
       for (const status of ['completed', 'failed']) {
         const res = keep(await h.get(`/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=50`, board));
         expect(res.status).toBe(200);
@@ -145,6 +154,13 @@ describe('secrets and personal data stay out of logs, metrics, errors and Redis'
     const res = await h.get('/metrics');
     expect(res.status).toBe(200);
     expect(leaks(String(res.body))).toEqual([]);
+  });
+
+  it('no secret and no phone number in what the callback receiver got, headers included', () => {
+    expect(receiver.received.length).toBeGreaterThan(15);
+    const sent = receiver.received.map((c) => `${JSON.stringify(c.headers)}\n${c.body}`).join('\n');
+    expect(sent).toContain('998*****5009');
+    expect(leaks(sent)).toEqual([]);
   });
 
   it('no secret and no phone number in any API answer, errors and Bull Board included', () => {

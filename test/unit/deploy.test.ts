@@ -53,6 +53,8 @@ const METRICS: Record<string, { histogram?: true; labels: Record<string, readonl
   fiscal_queue_oldest_waiting_seconds: { labels: { provider: undefined } },
   fiscal_provider_circuit_open: { labels: { provider: undefined } },
   fiscal_callbacks_total: { labels: { result: ['delivered', 'failed'] } },
+  // Beyond §6 (README "Result callbacks"): the callbacks queue, kept out of fiscal_queue_jobs so `provider` keeps its values.
+  fiscal_callback_queue_jobs: { labels: { state: ['waiting', 'active', 'delayed', 'dead'] } },
   fiscal_redis_up: { labels: {} }, // set by /readyz of serve/api
 };
 const PROVIDERS = ['payme', 'uzum', 'anor', 'payme_go', 'freedompay'];
