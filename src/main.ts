@@ -14,6 +14,10 @@ const USAGE = `usage: fiscal-worker <command>
   serve                         enqueue API + every provider worker + Bull Board + /metrics
   api                           enqueue API + Bull Board + /metrics
   worker [--providers a,b]      provider workers, /metrics and /healthz on METRICS_PORT
+  enqueue FILE|- [--url URL [--token T | --token-file F]] [--rejects PATH] [--from-line N]
+          [--retry-for SECONDS] [--batch-size N] [--concurrency N]
+                                bulk producer: one JSON confirmation per line; summary on stdout;
+                                exit 0 all accepted, 1 some invalid or conflicting, 2 could not run
   reconcile freedompay --from YYYY-MM-DD --to YYYY-MM-DD [--json]
                                 provider receipts vs local records; exit 0 same, 1 differences, 2 could not run
   sandbox [--port N] [--host H] [--max-calls N] [--max-records N]
@@ -73,6 +77,25 @@ async function main(argv: string[]): Promise<void> {
     case 'api':
     case 'worker':
       return runService(command, rest);
+    case 'enqueue': {
+      // Loaded on demand, like the sandbox: the services never load the progress bar.
+      const { runEnqueueCli } = await import('./producers/bulk-cli.js');
+      // The first SIGINT/SIGTERM stops sending and reports the line to resume from; a second one exits at once.
+      const interrupt = new AbortController();
+      const onSignal = () => (interrupt.signal.aborted ? process.exit(EX_USAGE) : interrupt.abort());
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      process.exitCode = await runEnqueueCli(rest, {
+        stdin: process.stdin,
+        stdout: process.stdout,
+        stderr: process.stderr,
+        loadConfig: () => loadConfig(process.env),
+        signal: interrupt.signal,
+      });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      return;
+    }
     case 'reconcile':
       process.exitCode = await runReconcileCli(rest, loadConfig(process.env), { stdout: process.stdout, stderr: process.stderr });
       return;

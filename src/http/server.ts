@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { ApiError, errorHandler } from './errors.js';
-import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js';
+import { MAX_JSON_DEPTH, jsonDepth } from '../domain/json-depth.js';
 
 const ONE_MIB = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { MAX_JSON_DEPTH } from '../../src/http/json-depth.js';
+import { MAX_JSON_DEPTH } from '../../src/domain/json-depth.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 
 /**

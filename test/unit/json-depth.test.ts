@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, jsonDepth } from '../../src/http/json-depth.js';
+import { MAX_JSON_DEPTH, jsonDepth } from '../../src/domain/json-depth.js';
 
 /** The same measure by recursion over the parsed value: the reference the one-pass text scan must agree with. */
 function parsedDepth(value: unknown): number {
