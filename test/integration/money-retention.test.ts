@@ -152,6 +152,24 @@ describe('tombstones live IDEMPOTENCY_DAYS after the record is gone', () => {
   });
   afterAll(() => h?.close());
 
+  it('a dead letter kept longer than its tombstone’s first expiry, then removed: a repeat is still not charged', async () => {
+    const key = newKey();
+    const code = newCode();
+    h.sandbox.program(code, 'reject');
+    const body = { amount: 700, qr_code: code };
+    const id = (await t.charge(key, body)).body.id as string;
+    await h.waitForState(id, 'dead');
+    // The dead letter stays (CONTRACT §5) while the tombstone written at its end would expire.
+    await waitUntil(() => h.app.redis.exists(t.tombKey(id)), (n) => n === 0, 10_000, 'the end-of-run tombstone to expire');
+    expect(await t.removeDeadLetter(id)).toBe(204);
+
+    h.sandbox.program(code, '');
+    const again = await t.charge(key, body);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id, state: 'dead', expired: true });
+    expect(t.charges(code)).toBe(1);
+  });
+
   it('after RETENTION_DAYS + IDEMPOTENCY_DAYS the key is forgotten: the same key and body is a new charge', async () => {
     const key = newKey();
     const code = newCode();
