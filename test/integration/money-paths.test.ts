@@ -52,6 +52,21 @@ describe('money at most once: every path that can start a provider call', () => 
   const runEnded = async (id: string, state: 'dead' | 'succeeded', entries: number) =>
     (await waitUntil(() => h.app.records.get(id), (r) => r?.state === state && r.history.length === entries, 10_000, `${id} ${state} with ${entries} entries`))!;
 
+  it('API: 20 concurrent requests with one Idempotency-Key make one charge; those with another body are 409', async () => {
+    const key = newKey();
+    const code = newCode();
+    h.sandbox.program(code, 'slow200'); // still running while the repeats arrive
+    const same = { amount: 1000, qr_code: code };
+    const bodies = Array.from({ length: 20 }, (_, i) => (i % 5 === 4 ? { ...same, amount: 999 } : same));
+    const answers = await Promise.all(bodies.map((body) => h.post('/v1/payments/payme?wait=10', body, { 'idempotency-key': key })));
+    // Whichever body arrived first is the charge: every request with it answers 200, every other one 409.
+    const charged = h.sandbox.calls('payme_go').filter((c) => c.key === code);
+    expect(charged).toHaveLength(1);
+    const amount = (charged[0]!.body as { amount: number }).amount;
+    expect(answers.map((a, i) => a.status === (bodies[i]!.amount === amount ? 200 : 409))).toEqual(bodies.map(() => true));
+    expect(new Set(answers.map((a) => a.body.id ?? a.body.error.details.id)).size).toBe(1);
+  });
+
   it('BullMQ’s own retry of an ambiguous charge (an old board, any other tool) ends dead again without a call', async () => {
     const { code, id, record } = await charge('hangx1');
     expect(record).toMatchObject({ state: 'dead', error: { kind: 'ambiguous', code: 'timeout' } });
