@@ -164,6 +164,48 @@ describe('money at most once: every path that can start a provider call', () => 
     expect(h.sandbox.receipts(ambiguousPid)).toHaveLength(0);
   });
 
+  it('BullMQ’s own retry of an ambiguous receipt looks it up: none found → dead again without a create; found later → adopted', async () => {
+    const pid = `bull-${uid()}`;
+    h.sandbox.program(pid, 's502');
+    const { body } = await h.post('/v1/receipts/freedompay', sale(pid));
+    expect((await h.waitForState(body.id, 'dead')).error).toMatchObject({ kind: 'ambiguous', code: 'http_502' });
+    expect(creates(pid)).toBe(2);
+    h.sandbox.program(pid, ''); // the provider answers again: only the rule stands between the retry and a create
+    const lists = () => h.sandbox.calls('freedompay_list').filter((c) => (c.body as { payment_id?: string }).payment_id === pid).length;
+    const listsBefore = lists();
+
+    await (await h.app.queues.get('freedompay').getJob(body.id))!.retry('failed');
+    const refused = await waitUntil(() => h.app.records.get(body.id), (r) => r?.state === 'dead' && r.error?.code === 'forced_replay_needed', 10_000, 'the retry to end');
+    expect(refused!.history.at(-1)).toMatchObject({ http_status: 'none', class: 'ambiguous', terminal: true });
+    expect(lists()).toBe(listsBefore + 1);
+    expect(creates(pid)).toBe(2);
+
+    // The provider's list catches up (the 502 had made it after all): the next retry adopts it, still no create.
+    const made = h.sandbox.seedReceipt({ payment_id: pid, total: 200, positions: sale(pid).positions as never, settlements: sale(pid).settlements as never });
+    await (await h.app.queues.get('freedompay').getJob(body.id))!.retry('failed');
+    const adopted = await h.waitForState(body.id, 'succeeded');
+    expect(adopted.result).toMatchObject({ receipt_id: made.receipt_id, status: 'registered' });
+    expect(creates(pid)).toBe(2);
+  });
+
+  it('API replay of an ambiguous receipt: skipped without force; forced, it is looked up, then created once', async () => {
+    const pid = `force-${uid()}`;
+    h.sandbox.program(pid, 's502');
+    const { body } = await h.post('/v1/receipts/freedompay', sale(pid));
+    await h.waitForState(body.id, 'dead');
+    h.sandbox.program(pid, '');
+    expect(creates(pid)).toBe(2);
+    expect((await h.post('/v1/dead-letters/replay', { ids: [body.id] })).body).toMatchObject({ replayed: 0, skipped: [{ reason: 'needs_force' }] });
+    const callsBefore = h.sandbox.calls().length;
+    expect((await h.post('/v1/dead-letters/replay', { ids: [body.id], force: true })).body).toEqual({ replayed: 1, skipped: [] });
+    await h.waitForState(body.id, 'succeeded');
+    const replayCalls = h.sandbox.calls().slice(callsBefore).filter((c) => c.key === pid || (c.body as { payment_id?: string } | undefined)?.payment_id === pid);
+    expect(replayCalls.map((c) => c.endpoint).slice(0, 2)).toEqual(['freedompay_list', 'freedompay_create']);
+    expect(creates(pid)).toBe(3);
+    expect(h.sandbox.receipts(pid)).toHaveLength(1);
+    expect(audits('forced_replay').find((l) => l.ids?.includes(body.id))).toMatchObject({ queue: 'freedompay' });
+  });
+
   it('an adopted receipt with another total ends dead receipt_mismatch, both sides kept, no second create; a replay finds it again', async () => {
     const pid = `mm-${uid()}`;
     const theirs = h.sandbox.seedReceipt({ payment_id: pid, total: 150 });
