@@ -350,3 +350,51 @@ describe('the Payme Go circuit: a probe is never an ambiguous charge', () => {
     expect(h.app.workers!.openCircuits()).toEqual([]);
   });
 });
+
+describe('the Freedom Pay circuit: after an ambiguous create, the probe is a look-up', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      env: {
+        FREEDOMPAY_MERCHANT_ID: MERCHANT,
+        FREEDOMPAY_SECRET_KEY: SECRET,
+        CIRCUIT_THRESHOLD: '2',
+        CIRCUIT_PROBE_MS: '200',
+        PROVIDER_TIMEOUT_MS: '300',
+        // A counted retry waits 1–2 s, so the second failure opens the circuit before the first job comes back.
+        RETRY_BASE_MS: '2000',
+        RETRY_MAX_MS: '2000',
+        RETRY_ATTEMPTS: '5',
+      },
+      sandbox: { freedompay: { merchantId: MERCHANT, secretKey: SECRET } },
+    });
+  });
+  afterAll(() => h?.close());
+
+  /**
+   * An ambiguous receipt create counts as a failure for the circuit (it is retried, after a look-up). While the circuit
+   * is open the job waits without spending an attempt; when it comes back, as a probe or not, its first call is the
+   * look-up, so a probe never creates blindly: a receipt that was made is adopted, one that was not is created once.
+   */
+  it('creates lost in an outage are looked up when the circuit lets them through: one receipt per sale', async () => {
+    const made = `lost-${uid()}`; // created, the answer never came
+    const notMade = [`down-${uid()}`, `down-${uid()}`]; // 502: nothing made
+    h.sandbox.program(made, 'hangx1');
+    for (const pid of notMade) h.sandbox.program(pid, 's502x1');
+    const ids: string[] = [];
+    for (const pid of [...notMade, made]) ids.push((await h.post('/v1/receipts/freedompay', sale(pid))).body.id as string);
+    for (const id of ids) await h.waitForState(id, 'succeeded', 15_000);
+
+    expect(h.logs.lines.some((l) => l.includes('provider circuit opened') && l.includes('"provider":"freedompay"'))).toBe(true);
+    for (const pid of [...notMade, made]) {
+      expect(h.sandbox.receipts(pid), pid).toHaveLength(1);
+      const calls = h.sandbox.calls().filter((c) => c.key === pid || (c.body as { payment_id?: string } | undefined)?.payment_id === pid);
+      const afterFirstCreate = calls.slice(calls.findIndex((c) => c.endpoint === 'freedompay_create') + 1);
+      expect(afterFirstCreate[0]?.endpoint, pid).toBe('freedompay_list');
+    }
+    expect(h.sandbox.calls('freedompay_create').filter((c) => c.key === made)).toHaveLength(1);
+    for (const pid of notMade) expect(h.sandbox.calls('freedompay_create').filter((c) => c.key === pid)).toHaveLength(2);
+    const records = await Promise.all(ids.map((id) => h.app.records.get(id)));
+    expect(records.flatMap((r) => r!.history).some((e) => e.class === 'ambiguous' && e.uncounted)).toBe(true);
+  });
+});
