@@ -84,6 +84,8 @@ describe('money records after RETENTION_DAYS: tombstones answer repeats', () => 
       amount: 1500,
     });
     expect((await h.get(`/v1/payments/${id}`)).body).toEqual(again.body);
+    const described = (await h.get('/openapi.json')).body.components.schemas.Record.properties;
+    expect(described).toMatchObject({ attempts: { type: ['integer', 'null'] }, expired: { type: 'boolean' }, amount: { type: 'integer' } });
     const other = await t.charge(key, { amount: 1501, qr_code: code });
     expect(other.status).toBe(409);
     expect(other.body.error).toMatchObject({ code: 'conflict', details: { id } });
