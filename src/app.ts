@@ -30,6 +30,7 @@ import { confirmationSchema } from './producers/schemas.js';
 import { PaymentProducer } from './producers/payments.js';
 import { ReceiptProducer } from './producers/receipts.js';
 import { RecordStore } from './records/record-store.js';
+import { tombstoneSeconds } from './records/tombstones.js';
 import { WorkerHost } from './workers/worker-host.js';
 
 export type AppMode = 'serve' | 'api' | 'worker';
@@ -83,7 +84,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const records = new RecordStore(queues, redis);
   const callbackQueue = openCallbackQueue(redis, layout.auxiliaryPrefix(CALLBACK_QUEUE));
   const catalog = new QueueCatalog(queues, callbackQueue);
-  const deadLetters = new DeadLetters({ catalog, redis, logger });
+  const deadLetters = new DeadLetters({ catalog, redis, logger, tombstones: { layout, seconds: tombstoneSeconds(config) } });
   const readiness = new ReadinessProbe(redis, metrics, logger, [...new Set(layout.all().map((ref) => layout.key(ref, 'readyz')))]);
   // On every (re)connection, the first included: Redis may be down at start-up or come back with another configuration.
   redis.on('ready', () => void readiness.checkEvictionPolicy());

@@ -2,10 +2,13 @@ import type { Job } from 'bullmq';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeAttempts } from '../domain/attempt.js';
 import { forceMark } from '../domain/forced-replay.js';
+import type { Layout } from '../infra/layout.js';
 import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
+import { isMoneyProvider } from '../providers/index.js';
 import { pageNewestFirst } from '../records/paging.js';
 import { toRecordView, type RecordView } from '../records/record-view.js';
+import { recordTombstone, tombstoneKey } from '../records/tombstones.js';
 import { currentRun } from '../workers/job-progress.js';
 import type { CatalogQueue, QueueCatalog } from './queue-catalog.js';
 
@@ -41,6 +44,8 @@ export interface DeadLetterDeps {
   /** The api connection: list pages read the failed sets through it. */
   redis: RedisClient;
   logger: Logger;
+  /** Where money records' tombstones live and how long they last (RETENTION_DAYS + IDEMPOTENCY_DAYS, in seconds). */
+  tombstones?: { layout: Layout; seconds: number };
 }
 
 /** Dead letters replayed at once: each is two or three round trips; a chunk is one event-loop turn's worth. */
@@ -119,9 +124,22 @@ export class DeadLetters {
   async remove(id: string, actor: Actor): Promise<boolean> {
     const job = await this.deps.catalog.ofJob(id)?.queue.getJob(id);
     if (!job || (await job.getState()) !== 'failed') return false;
+    await this.keepTombstone(job);
     await job.remove();
     this.deps.logger.info({ audit: 'remove', actor, ids: [id], count: 1 }, 'dead letter removed');
     return true;
+  }
+
+  /**
+   * A money record's tombstone must outlive the record by IDEMPOTENCY_DAYS (issue 15, CONTRACT §2), but the one written
+   * when the job died may have expired meanwhile: dead letters stay until removed (CONTRACT §5). So it is written again
+   * before the job goes; if that fails, nothing is removed.
+   */
+  private async keepTombstone(job: Job): Promise<void> {
+    const { tombstones } = this.deps;
+    const ref = tombstones?.layout.queueOfRecord(job.id!);
+    if (!tombstones || !ref || !isMoneyProvider(ref.provider)) return;
+    await recordTombstone(this.deps.redis, tombstoneKey(tombstones.layout, ref, job.id!), job, 'dead', tombstones.seconds);
   }
 
   private async replayOne(id: string, force: boolean, actor: Actor): Promise<{ id: string; replayed: true } | { id: string; replayed: false; reason: SkipReason; message: string }> {
