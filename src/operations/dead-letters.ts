@@ -148,15 +148,9 @@ export class DeadLetters {
     if (!entry || !job) return { id, replayed: false, reason: 'not_found', message: `no record with id ${id}` };
     const state = await job.getState();
     if (state !== 'failed') return { id, replayed: false, reason: 'not_dead', message: `${id} is not a dead letter (it is ${state}); nothing was replayed` };
-    if (lastClass(job) === 'ambiguous') {
-      if (!force) {
-        return {
-          id,
-          replayed: false,
-          reason: 'needs_force',
-          message: `${id} is ambiguous: the provider may already have done it. Check with the provider, then replay it with force`,
-        };
-      }
+    const unsafe = whyForceIsNeeded(entry, job);
+    if (unsafe) {
+      if (!force) return { id, replayed: false, reason: 'needs_force', message: unsafe };
       // The processor sends an ambiguous charge again only in the run this mark names (issue 15).
       await job.updateProgress(forceMark(job.progress, currentRun(job), actor));
       this.deps.logger.warn({ audit: 'forced_replay', actor, ids: [id], queue: entry.name }, 'ambiguous dead letter replayed with force');
@@ -206,8 +200,18 @@ export class DeadLetters {
   }
 }
 
-/** The class of a dead letter's last entry: the call (or refusal) that ended it. */
-function lastClass(job: Job): string | undefined {
+/**
+ * Why replaying this dead letter may do again what the provider already did (CONTRACT §3: skipped unless forced), or
+ * undefined. An ambiguous end; and for a charge, an ambiguous call anywhere in its history, since the processor then
+ * refuses to send again without a forced run (workers/payme-go-processor.ts) whatever ended the last run.
+ */
+function whyForceIsNeeded(entry: CatalogQueue, job: Job): string | undefined {
   const history = decodeAttempts(job.stacktrace);
-  return history[history.length - 1]?.class;
+  if (history[history.length - 1]?.class === 'ambiguous') {
+    return `${job.id} is ambiguous: the provider may already have done it. Check with the provider, then replay it with force`;
+  }
+  if (entry.kind === 'payment' && history.some((e) => e.class === 'ambiguous')) {
+    return `${job.id}: an earlier call without an answer may already have charged the customer. Check with the provider, then replay it with force`;
+  }
+  return undefined;
 }

@@ -224,6 +224,26 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     expect(audits(h).at(-1)).toMatchObject({ audit: 'replay', force: true, replayed: 1, ids: [id] });
   });
 
+  it('a charge refused after a forced replay still needs force: an earlier call may have charged', async () => {
+    const customer = newCode();
+    h.sandbox.program(customer, 'hangx1');
+    const charge = await h.post('/v1/payments/payme', { amount: 900, qr_code: customer }, { 'idempotency-key': `order-${uid()}` });
+    const id = charge.body.id as string;
+    h.sandbox.program(customer, 'rejectx1');
+    expect((await h.post('/v1/dead-letters/replay', { ids: [id], force: true })).body.replayed).toBe(1);
+    const refused = await h.waitForState(id, 'dead');
+    expect(refused.history.map((e) => e.class)).toEqual(['ambiguous', 'rejected']);
+    expect(calls('payme_go', customer)).toBe(2);
+
+    // The processor would refuse it without force (forced_replay_needed), so the replay says so instead of "replayed".
+    const unforced = await h.post('/v1/dead-letters/replay', { ids: [id] });
+    expect(unforced.body).toEqual({ replayed: 0, skipped: [{ id, reason: 'needs_force', message: expect.stringMatching(/earlier call without an answer may already have charged/) }] });
+    expect((await h.app.records.get(id))?.history).toHaveLength(2);
+    expect((await h.post('/v1/dead-letters/replay', { ids: [id], force: true })).body.replayed).toBe(1);
+    await h.waitForState(id, 'succeeded');
+    expect(calls('payme_go', customer)).toBe(3);
+  });
+
   it('a replay of what is not dead is a no-op that says so', async () => {
     const key = `nd-${uid()}`;
     const [id] = await confirmAll(h, [['payme', key]], 'succeeded');
