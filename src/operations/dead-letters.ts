@@ -27,6 +27,8 @@ export interface ReplayRequest {
   force?: boolean;
   actor: Actor;
   onProgress?: (done: number, total: number) => void;
+  /** Stops the replay between chunks (the CLI's Ctrl-C); what was replayed stays replayed and is in the report. */
+  signal?: AbortSignal;
 }
 
 export type SkipReason = 'not_found' | 'not_dead' | 'needs_force';
@@ -34,6 +36,8 @@ export type SkipReason = 'not_found' | 'not_dead' | 'needs_force';
 export interface ReplayReport {
   replayed: number;
   skipped: { id: string; reason: SkipReason; message: string }[];
+  /** Set when `signal` stopped the replay before it had gone through everything. */
+  interrupted?: true;
 }
 
 export interface DeadLetterDeps {
@@ -66,6 +70,11 @@ export class DeadLetters {
     return queues.length ? queues : undefined;
   }
 
+  /** How many dead letters a scope holds (see `scope`); 0 for a name that is no scope. */
+  async count(owner?: string): Promise<number> {
+    return this.countDead(this.scope(owner) ?? []);
+  }
+
   async list(query: { provider?: string; limit: number; cursor?: string }): Promise<{ items: RecordView[]; next_cursor: string | null }> {
     const queues = this.scope(query.provider) ?? [];
     const byKey = new Map(queues.map((q) => [q.queue.keys.failed!, q]));
@@ -90,6 +99,10 @@ export class DeadLetters {
     let failure: unknown;
     try {
       for await (const chunk of this.idsToReplay(ids, request)) {
+        if (request.signal?.aborted) {
+          report.interrupted = true;
+          break;
+        }
         const results = await Promise.all(chunk.map((id) => this.replayOne(id, force, request.actor)));
         for (const result of results) {
           if (result.replayed) {
@@ -118,6 +131,7 @@ export class DeadLetters {
           ids: replayedIds,
           skipped: report.skipped.length,
           skipped_ids: report.skipped.slice(0, AUDIT_IDS).map(({ id, reason }) => ({ id, reason })),
+          ...(report.interrupted ? { interrupted: true } : {}),
           ...(failure === undefined ? {} : { err: failure }),
         },
         failure === undefined ? 'dead letters replayed' : 'dead-letter replay stopped by an error',
