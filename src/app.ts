@@ -78,7 +78,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const metrics = createMetrics();
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-  const layout = layoutOf(config);
+  const layout = await layoutOf(config, redis);
   const queues = new ProviderQueues(redis, layout);
   const records = new RecordStore(queues, redis);
   const callbackQueue = openCallbackQueue(redis, layout.auxiliaryPrefix(CALLBACK_QUEUE));

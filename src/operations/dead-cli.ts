@@ -4,14 +4,13 @@ import type { DestinationStream } from 'pino';
 import { CALLBACK_QUEUE, openCallbackQueue } from '../callbacks/events.js';
 import type { Config } from '../config/env.js';
 import { PROVIDERS } from '../domain/provider.js';
-import { openCommandStore, type CommandStore } from '../infra/command-store.js';
 import { createLogger } from '../observability/logger.js';
 import type { ProgressStream } from '../producers/bulk-progress.js';
-import { layoutOf } from '../providers/index.js';
 import type { RecordView } from '../records/record-view.js';
 import { createCountProgress, type CountProgress } from './count-progress.js';
 import { DeadLetters, type Actor, type ReplayReport } from './dead-letters.js';
 import { CALLBACKS_OWNER, QueueCatalog } from './queue-catalog.js';
+import { openStore, StoreUnavailableError, type Store } from './store.js';
 
 export const DEAD_USAGE = `usage: fiscal-worker dead list [--provider P] [--limit N] [--json]
        fiscal-worker dead replay (--all | --provider P | ID…) [--force]
@@ -108,15 +107,16 @@ export async function runDeadCli(args: string[], io: DeadCliIo): Promise<number>
     return EXIT_FAILED;
   }
   const config = io.loadConfig();
-  const layout = layoutOf(config);
-  let store: CommandStore;
+  let store: Store;
   try {
-    store = await openCommandStore(config, layout);
+    store = await openStore(config);
   } catch (err) {
-    io.stderr.write(`dead ${command.name}: ${(err as Error).message}\n`);
+    // A ConfigError (the deployment's stored layout disagrees with QUEUE_SHARDS) is main's: exit 78.
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    io.stderr.write(`dead ${command.name}: ${err.message}\n`);
     return EXIT_FAILED;
   }
-  const callbacks = openCallbackQueue(store.redis, layout.auxiliaryPrefix(CALLBACK_QUEUE));
+  const callbacks = openCallbackQueue(store.redis, store.layout.auxiliaryPrefix(CALLBACK_QUEUE));
   // The list's stdout is its rows: its logger (which it never uses for an audit) must not write between them.
   const logger = createLogger(config.logLevel, (command.name === 'list' ? io.stderr : io.stdout) as DestinationStream);
   const deadLetters = new DeadLetters({ catalog: new QueueCatalog(store.queues, callbacks), redis: store.redis, logger });
@@ -126,8 +126,7 @@ export async function runDeadCli(args: string[], io: DeadCliIo): Promise<number>
     if (command.name === 'replay') return await replay(deadLetters, command, actor, io);
     return await remove(deadLetters, command.ids, actor, io);
   } catch (err) {
-    const cause = store.lastError();
-    io.stderr.write(`dead ${command.name} failed: ${(err as Error).message}${cause ? ` (redis: ${cause})` : ''}\n`);
+    io.stderr.write(`dead ${command.name} failed: ${(err as Error).message}\n`);
     return EXIT_FAILED;
   } finally {
     await callbacks.close().catch(() => undefined);

@@ -3,10 +3,9 @@ import { z } from 'zod';
 import type { Config } from '../config/env.js';
 import type { EnqueueOutcome } from '../domain/enqueue.js';
 import type { FieldProblem } from '../domain/problems.js';
-import { StoreUnavailableError, openCommandStore, type CommandStore } from '../infra/command-store.js';
 import { UnavailableError, storeDeadline } from '../infra/redis.js';
 import { createMetrics } from '../observability/metrics.js';
-import { layoutOf } from '../providers/index.js';
+import { openStore, StoreUnavailableError, type Store } from '../operations/store.js';
 import { ConfirmationProducer } from './enqueue.js';
 
 /**
@@ -61,9 +60,9 @@ const LOCAL_BATCH_DEADLINE_MS = 30_000;
 
 /** Local mode: the producer the API uses (validation, idempotency, one job per confirmation). */
 export async function openLocalSink(config: Readonly<Config>): Promise<BulkSink> {
-  let store: CommandStore;
+  let store: Store;
   try {
-    store = await openCommandStore(config, layoutOf(config), { commandTimeoutMs: LOCAL_BATCH_DEADLINE_MS });
+    store = await openStore(config, { commandTimeoutMs: LOCAL_BATCH_DEADLINE_MS });
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw new SinkError(err.message, false);
     throw err;

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/env.js';
-import { openCommandStore, type CommandStore } from '../infra/command-store.js';
+import { openStore, type Store } from '../operations/store.js';
 import { FreedomPayClient } from '../providers/freedompay.js';
-import { layoutOf, specsOfKind } from '../providers/index.js';
+import { specsOfKind } from '../providers/index.js';
 import { ProviderTransport } from '../providers/transport.js';
 import { formatReport, reconcileFreedomPay } from './freedompay.js';
 
@@ -52,23 +52,18 @@ export async function runReconcileCli(args: string[], config: Readonly<Config>, 
     return EXIT_FAILED;
   }
 
-  let store: CommandStore;
-  try {
-    store = await openCommandStore(config, layoutOf(config));
-  } catch (err) {
-    io.stderr.write(`reconcile failed: ${(err as Error).message}\n`);
-    return EXIT_FAILED;
-  }
   const transport = new ProviderTransport(baseUrl, { timeoutMs: config.providerTimeoutMs, connections: 1 });
   const client = new FreedomPayClient(transport, baseUrl, { merchantId, secretKey });
+  let store: Store | undefined;
   try {
+    store = await openStore(config);
     const report = await reconcileFreedomPay({ client, queues: store.queues, progress: (line) => io.stderr.write(`${line}\n`) }, values.from!, values.to!);
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return report.differences.length === 0 ? EXIT_SAME : EXIT_DIFFERENT;
   } catch (err) {
-    io.stderr.write(`reconcile failed: ${(err as Error).message}${store.lastError() ? ` (redis: ${store.lastError()})` : ''}\n`);
+    io.stderr.write(`reconcile failed: ${(err as Error).message}\n`);
     return EXIT_FAILED;
   } finally {
-    await Promise.allSettled([store.close(), transport.close()]);
+    await Promise.allSettled([store?.close(), transport.close()]);
   }
 }

@@ -73,11 +73,15 @@ end
 redis.call('SET', KEYS[1], wait, 'PX', 2 * wait + tonumber(ARGV[3]))
 return wait`,
   },
-  // The pause key is deleted only while it holds the circuit's pause, never a RATE_LIMIT_<P> window's count.
   fiscalCircuitClose: {
-    numberOfKeys: 3,
+    numberOfKeys: 2,
     lua: `redis.call('DEL', KEYS[1], KEYS[2])
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1`,
+  },
+  // A queue's pause key is deleted only while it holds the circuit's pause, never a RATE_LIMIT_<P> window's count.
+  fiscalCircuitLift: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`,
   },
 } as const;
@@ -86,24 +90,27 @@ type ScriptName = keyof typeof SCRIPTS;
 type WithScripts = Record<ScriptName, (...args: (string | number)[]) => Promise<number>>;
 
 /**
- * The shared state in Redis, next to the provider's queue: `<prefix>:circuit:<provider>` (open mark and wait) and
- * `…:probe` (lease), plus BullMQ's `<prefix>:<provider>:limiter` (the pause). With a hash-tagged prefix (`{fiscal}`)
- * all three sit in one Redis Cluster slot, as the scripts need.
+ * The shared state in Redis, next to the provider's (first) queue: `<prefix>:circuit:<provider>` (open mark and wait)
+ * and `…:probe` (lease), in that queue's Redis Cluster slot; plus BullMQ's limiter key of each of the provider's queues
+ * (`pauseKeys`: one per shard, each in its own slot), which hold the pause.
  */
 export class RedisCircuitShare implements CircuitShare {
   private readonly mark: string;
   private readonly lease: string;
-  private readonly pause: string;
   private readonly redis: WithScripts;
 
-  constructor(redis: RedisClient, prefix: string, provider: string) {
+  constructor(
+    redis: RedisClient,
+    prefix: string,
+    provider: string,
+    private readonly pauseKeys: readonly string[],
+  ) {
     for (const [name, script] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, script);
     }
     this.redis = redis as unknown as WithScripts;
     this.mark = `${prefix}:circuit:${provider}`;
     this.lease = `${prefix}:circuit:${provider}:probe`;
-    this.pause = `${prefix}:${provider}:limiter`;
   }
 
   async open(timing: ProbeTiming): Promise<void> {
@@ -123,7 +130,8 @@ export class RedisCircuitShare implements CircuitShare {
   }
 
   async close(): Promise<void> {
-    await this.redis.fiscalCircuitClose(this.mark, this.lease, this.pause, PAUSE_SENTINEL);
+    await this.redis.fiscalCircuitClose(this.mark, this.lease);
+    await Promise.all(this.pauseKeys.map((key) => this.redis.fiscalCircuitLift(key, PAUSE_SENTINEL)));
   }
 }
 

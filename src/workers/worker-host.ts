@@ -111,7 +111,12 @@ export class WorkerHost {
         probeMs: config.circuit.probeMs,
         maxProbeMs: config.retry.maxMs,
         callTimeoutMs: config.providerTimeoutMs,
-        share: new RedisCircuitShare(this.deps.connection, refs[0]!.prefix, provider),
+        share: new RedisCircuitShare(
+          this.deps.connection,
+          refs[0]!.prefix,
+          provider,
+          refs.map((ref) => `${ref.prefix}:${ref.name}:limiter`),
+        ),
         onChange: (open) => {
           metrics.circuitOpen.set({ provider }, open ? 1 : 0);
           logger[open ? 'warn' : 'info']({ provider }, open ? 'provider circuit opened' : 'provider circuit closed');
