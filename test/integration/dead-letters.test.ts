@@ -1,6 +1,8 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/env.js';
+import { runDeadCli } from '../../src/operations/dead-cli.js';
 import type { Endpoint } from '../../src/sandbox/types.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -312,5 +314,43 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     const [id] = await confirmAll(h, [['click', `alive-${uid()}`]], 'succeeded');
     expect((await del(h, `/v1/dead-letters/${id}`)).status).toBe(404);
     expect(await state(id!)).toBe('succeeded');
+  });
+});
+
+describe('dead letters of a sharded provider (QUEUE_SHARDS=uzum=3)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { API_TOKENS: `ops:${TOKEN}`, QUEUE_SHARDS: 'uzum=3' } });
+  });
+  afterAll(() => h?.close());
+
+  it('lists, replays and removes them across the shards as one provider; the CLI needs the same QUEUE_SHARDS', async () => {
+    const t = uid();
+    const ids = await confirmAll(
+      h,
+      Array.from({ length: 12 }, (_, i) => ['uzum', `rejectx1_sh${i}-${t}`] as const),
+      'dead',
+    );
+    const perShard = await Promise.all(h.app.queues.of('uzum').map((q) => q.getFailedCount()));
+    expect(perShard).toHaveLength(3);
+    for (const n of perShard) expect(n).toBeGreaterThan(0);
+
+    const { ids: listed } = await pageAll(h, '&provider=uzum', 5);
+    expect(listed).toEqual((await deadInRedis(h, 'uzum')).map((r) => r.id));
+    expect([...listed].sort()).toEqual([...ids].sort());
+
+    const out: string[] = [];
+    const cli = (env: Record<string, string>) =>
+      runDeadCli(['list', '--provider', 'uzum', '--json'], { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true }, loadConfig: () => loadConfig(env), user: 'tester' });
+    expect(await cli(h.env)).toBe(0);
+    expect(out.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(listed);
+    const { QUEUE_SHARDS: _shards, ...unsharded } = h.env;
+    await expect(cli(unsharded)).rejects.toThrow(/QUEUE_SHARDS/);
+
+    const onLastShard = ids.find((id) => h.app.queues.forRecord(id)!.ref.shard === 2)!;
+    expect((await del(h, `/v1/dead-letters/${onLastShard}`)).status).toBe(204);
+    const replayed = await h.post('/v1/dead-letters/replay', { provider: 'uzum' });
+    expect(replayed.body).toEqual({ replayed: 11, skipped: [] });
+    for (const id of ids) if (id !== onLastShard) await h.waitForState(id, 'succeeded');
   });
 });
