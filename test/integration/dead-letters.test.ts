@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { runDeadCli } from '../../src/operations/dead-cli.js';
 import type { Endpoint } from '../../src/sandbox/types.js';
-import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js';
 
 /**
  * Issue 16, CONTRACT §3/§5: the dead-letter API over real HTTP on real Redis, the dead letters made by the sandbox.
@@ -299,7 +299,8 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
   });
 
   it('removes a dead letter: 204, then the record is gone and a second DELETE is 404; audit-logged', async () => {
-    const [id] = await confirmAll(h, [['anor', `reject_rm-${uid()}`]], 'dead');
+    const key = `reject_rm-${uid()}`;
+    const [id] = await confirmAll(h, [['anor', key]], 'dead');
     expect((await del(h, `/v1/dead-letters/${id}`)).status).toBe(204);
     expect((await h.get(`/v1/confirmations/${id}`)).status).toBe(404);
     const again = await del(h, `/v1/dead-letters/${id}`);
@@ -308,6 +309,21 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     expect(audits(h).filter((l) => l.audit === 'remove' && l.ids[0] === id)).toEqual([
       expect.objectContaining({ actor: { via: 'api', name: 'ops' }, queue: 'anor', count: 1, msg: 'dead letter removed' }),
     ]);
+    // docs/OPERATIONS.md: a confirmation refused for its receipt is sent again corrected once its dead letter is gone.
+    const corrected = await h.post('/v1/confirmations', { provider: 'anor', transaction_id: key, qr_code: OTHER_QR });
+    expect(corrected).toMatchObject({ status: 202, body: { id, state: 'queued' } });
+  });
+
+  it('a removed charge is never charged again by a repeat of its request (its tombstone stays)', async () => {
+    const customer = newCode();
+    h.sandbox.program(customer, 'hangx1');
+    const key = `order-${uid()}`;
+    const charge = await h.post('/v1/payments/payme', { amount: 300, qr_code: customer }, { 'idempotency-key': key });
+    expect(charge.body.state).toBe('dead');
+    expect((await del(h, `/v1/dead-letters/${charge.body.id}`)).status).toBe(204);
+    const repeat = await h.post('/v1/payments/payme', { amount: 300, qr_code: customer }, { 'idempotency-key': key });
+    expect(repeat.body).toMatchObject({ id: charge.body.id, state: 'dead' });
+    expect(calls('payme_go', customer)).toBe(1);
   });
 
   it('never removes what is not a dead letter', async () => {
