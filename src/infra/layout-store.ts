@@ -34,15 +34,30 @@ export async function openLayout(redis: RedisClient, options: Omit<LayoutOptions
     else stored = parse(await redis.get(key));
   }
   if (!stored) throw new Error(`${key} holds something that is not a layout record; delete it only once the queues are empty`);
-  const changed = PROVIDERS.filter((p) => (stored.shards[p] ?? 1) !== (plain.shards[p] ?? 1));
+  refuseChangedShards(stored, plain, key);
+  return new Layout({ ...options, tags: stored.tags });
+}
+
+/**
+ * For a process that needed no stored layout (one Redis, QUEUE_SHARDS unset) but has Redis answering anyway (a CLI):
+ * the deployment may still be sharded, and a CLI without its QUEUE_SHARDS would look at the first shard only (`dead
+ * replay --provider` replaying a third, `enqueue` filing a repeat as new). Refused as a changed QUEUE_SHARDS is.
+ */
+export async function refuseOtherStoredShards(redis: RedisClient, layout: Layout): Promise<void> {
+  const key = layout.globalKey('layout');
+  const stored = parse(await redis.get(key));
+  if (stored) refuseChangedShards(stored, layout, key);
+}
+
+function refuseChangedShards(stored: LayoutRecord, layout: Layout, key: string): void {
+  const changed = PROVIDERS.filter((p) => (stored.shards[p] ?? 1) !== (layout.shards[p] ?? 1));
   if (changed.length) {
     const was = changed.map((p) => `${p}=${stored.shards[p] ?? 1}`).join(',');
-    const now = changed.map((p) => `${p}=${plain.shards[p] ?? 1}`).join(',');
+    const now = changed.map((p) => `${p}=${layout.shards[p] ?? 1}`).join(',');
     throw new ConfigError([
       `QUEUE_SHARDS: this deployment's queues are sharded ${was}, not ${now}; a record is found by its shard, so drain the queues and delete ${key} before changing it`,
     ]);
   }
-  return new Layout({ ...options, tags: stored.tags });
 }
 
 /**

@@ -88,6 +88,11 @@ export class Layout {
     return Object.fromEntries(PROVIDERS.map((p) => [p, this.queues(p).length]));
   }
 
+  /** Read from (or made in) Redis by infra/layout-store.ts, rather than derived from the configuration alone. */
+  get stored(): boolean {
+    return this.options.tags !== undefined;
+  }
+
   private prefixOf(name: string): string {
     return this.options.cluster ? `${this.options.queuePrefix}:{${this.options.tags?.[name] ?? name}}` : this.options.queuePrefix;
   }

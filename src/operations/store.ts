@@ -1,5 +1,6 @@
 import type { Config } from '../config/env.js';
 import type { Layout } from '../infra/layout.js';
+import { refuseOtherStoredShards } from '../infra/layout-store.js';
 import { ProviderQueues } from '../infra/queues.js';
 import { closeRedis, createRedis, type RedisClient } from '../infra/redis.js';
 import { layoutOf } from '../providers/index.js';
@@ -20,7 +21,8 @@ const PING_MS = 5000;
 /**
  * Opens the store for a CLI (`reconcile`, `enqueue`, `dead`): an api-role connection (it fails fast), a ping bounded
  * by 5 s (ioredis parks commands until it connects, and a cluster client parks them without any timeout), then the
- * deployment's layout, which a cluster or a sharded deployment reads from Redis.
+ * deployment's layout, which a cluster or a sharded deployment reads from Redis (and which a CLI, having Redis, checks
+ * even when its own QUEUE_SHARDS is unset).
  */
 export async function openStore(config: Readonly<Config>, options: { commandTimeoutMs?: number } = {}): Promise<Store> {
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster, ...(options.commandTimeoutMs ? { extra: { commandTimeout: options.commandTimeoutMs } } : {}) });
@@ -35,6 +37,7 @@ export async function openStore(config: Readonly<Config>, options: { commandTime
       }),
     ]).finally(() => clearTimeout(timer));
     const layout = await layoutOf(config, redis);
+    await refuseOtherStoredShards(redis, layout);
     const queues = new ProviderQueues(redis, layout);
     return {
       redis,

@@ -74,6 +74,15 @@ describe('QUEUE_SHARDS=payme=3', () => {
     }
   });
 
+  it('a server started without the deployment\'s QUEUE_SHARDS is refused once Redis answers (main exits 78)', async () => {
+    const { QUEUE_SHARDS: _, ...unsharded } = h.env;
+    const refused = new Promise<ConfigError>((resolve) => {
+      void startHarness({ env: unsharded, sandbox: false, onLateConfigError: resolve }).then((late) => late.close());
+    });
+    const err = await refused;
+    expect(err.problems.join('\n')).toMatch(/QUEUE_SHARDS: this deployment's queues are sharded payme=3, not payme=1/);
+  });
+
   it('money providers are never sharded (exit 78 naming QUEUE_SHARDS)', async () => {
     const redis = createRedis(h.env.REDIS_URL!, 'api');
     try {
