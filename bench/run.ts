@@ -47,7 +47,7 @@ if (only.has('worker')) results.worker = await benchWorker({ runs, jobs, concurr
 if (only.has('slow')) results.slow = await benchWorker({ runs, jobs, concurrency: 200, latencyMs: 100, logLevel: 'info' });
 if (only.has('latency')) results.latency = await benchLatency(runs, 200, seconds);
 if (only.has('serve')) results.serve = await benchServeMemory(runs, jobs, 6);
-if (only.has('cluster')) results.cluster = await benchCluster(runs, 30_000);
+if (only.has('cluster')) results.cluster = await benchCluster(runs, jobs);
 
 writeFileSync(values.out!, report());
 process.stderr.write(`written ${values.out}\n`);

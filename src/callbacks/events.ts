@@ -4,6 +4,7 @@ import { CALLBACK_QUEUE } from '../domain/auxiliary-queues.js';
 import type { JobSnapshot } from '../domain/record.js';
 import { BULLMQ_ATTEMPTS_CEILING } from '../workers/run-policy.js';
 import type { RedisClient } from '../infra/redis.js';
+import { EVENTS_KEPT } from '../infra/queues.js';
 
 /** The BullMQ queue callbacks wait in, under QUEUE_PREFIX like every provider queue; its failed set is its dead letters. */
 export { CALLBACK_QUEUE };
@@ -66,7 +67,7 @@ export function callbackJobOptions(): JobsOptions {
 
 /** The callbacks queue for reading and operating it (board, gauges, dead letters); `prefix` from Layout.auxiliaryPrefix. */
 export function openCallbackQueue(connection: RedisClient, prefix: string): Queue<CallbackJobData> {
-  const queue = new Queue<CallbackJobData>(CALLBACK_QUEUE, { connection, prefix, defaultJobOptions: callbackJobOptions() });
+  const queue = new Queue<CallbackJobData>(CALLBACK_QUEUE, { connection, prefix, defaultJobOptions: callbackJobOptions(), streams: { events: { maxLen: EVENTS_KEPT } } });
   queue.on('error', () => undefined); // errors surface on the calls that failed
   return queue;
 }

@@ -4,6 +4,13 @@ import type { Layout, QueueRef } from './layout.js';
 import { closeRedis, type RedisClient } from './redis.js';
 
 /**
+ * BullMQ's events stream of a queue (XADD on every state change) is read only by live QueueEvents listeners, and the
+ * product has none: its default of 10,000 entries was a fixed 1.3 MB per busy queue that no retention clears. The last
+ * thousand stay for a person who attaches a listener to watch.
+ */
+export const EVENTS_KEPT = 1000;
+
+/**
  * One BullMQ queue per provider (and per shard of a sharded one), so one provider's outage never holds another's jobs.
  * Jobs carry no options of their own: the retry policy and retention are the worker's (workers/run-policy.ts), which
  * keeps every job's hash small (issue 18: BullMQ stores a job's options with every job).
@@ -21,7 +28,7 @@ export class ProviderQueues {
   queue(ref: QueueRef): Queue {
     let queue = this.queues.get(ref.name);
     if (!queue) {
-      queue = new Queue(ref.name, { connection: this.connection, prefix: ref.prefix });
+      queue = new Queue(ref.name, { connection: this.connection, prefix: ref.prefix, streams: { events: { maxLen: EVENTS_KEPT } } });
       // Errors surface on the calls that failed; the queue's own emitter must not crash the process.
       queue.on('error', () => undefined);
       this.queues.set(ref.name, queue);
