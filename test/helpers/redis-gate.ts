@@ -2,6 +2,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /** A command as a client sent it: its name lower-cased, then its arguments. */
 export type RedisCommand = readonly string[];
+export type CommandMatch = (command: RedisCommand) => boolean;
 
 export interface RedisGate {
   /** `redis://127.0.0.1:<port>`: give it to the app as REDIS_URL. */
@@ -9,19 +10,26 @@ export interface RedisGate {
   /** From now on nothing reaches Redis: to the app, Redis holds the connection open and never answers (a freeze). */
   holdNow(): void;
   /**
-   * Lets through the first command `matches` (and what came before it), then holds everything after it: a freeze that
-   * starts exactly between two steps of a request. Resolves when that command has gone through.
+   * Lets through the next command that `matches` (and what comes before it, once released), then holds everything
+   * after it: a freeze that starts exactly between two steps of a request. Resolves when that command has gone through.
    */
-  holdAfter(matches: (command: RedisCommand) => boolean): Promise<void>;
-  /** Resolves once a command has been held (the request is waiting on the frozen Redis). */
+  holdAfter(matches: CommandMatch): Promise<void>;
+  /** Resolves once a command is being held (the request waits on the frozen Redis). */
   holding(): Promise<void>;
-  /** Sends everything held, in order, and lets commands through again. */
+  /** Sends what is held, in order, up to a `holdAfter` command if one is set, and lets commands through again. */
   release(): void;
-  /** Every command that went through to Redis, in order, with when it was sent on (ms). */
+  /** Every command that went through to Redis, in order, with when it went (ms). */
   readonly passed: { command: RedisCommand; at: number }[];
   /** Bytes Redis sent back to the clients so far (what the app's reads cost on the wire). */
   readonly bytesFromRedis: number;
   close(): Promise<void>;
+}
+
+interface Link {
+  client: Socket;
+  upstream: Socket;
+  /** Whole commands read from the client and not yet sent on. */
+  queue: { command: string[]; bytes: Buffer }[];
 }
 
 /**
@@ -29,40 +37,42 @@ export interface RedisGate {
  * stop forwarding them at a chosen command. The app sees what it sees when Redis freezes (SIGSTOP): an open connection
  * and no answer; but the moment is exact, where a signal sent on seeing a command races the client's next round trip.
  */
-export async function startRedisGate(upstreamPort: number): Promise<RedisGate> {
-  const links = new Set<{ client: Socket; upstream: Socket; held: Buffer[] }>();
+export async function startRedisGate(redisUrl: string): Promise<RedisGate> {
+  const target = new URL(redisUrl);
+  const links = new Set<Link>();
   const passed: { command: RedisCommand; at: number }[] = [];
   let held = false;
-  let trigger: { matches: (command: RedisCommand) => boolean; passed: () => void } | undefined;
-  let onHold: (() => void)[] = [];
+  let trigger: { matches: CommandMatch; passed: () => void } | undefined;
+  let waiting: (() => void)[] = [];
   let bytesFromRedis = 0;
 
+  const pump = (link: Link) => {
+    while (!held && link.queue.length > 0) {
+      const { command, bytes } = link.queue.shift()!;
+      link.upstream.write(bytes);
+      passed.push({ command, at: Date.now() });
+      if (trigger?.matches(command)) {
+        held = true;
+        const fired = trigger;
+        trigger = undefined;
+        fired.passed();
+      }
+    }
+    if (link.queue.length > 0) for (const resolve of waiting.splice(0)) resolve();
+  };
+
   const server: Server = createServer((client) => {
-    const upstream = connect(upstreamPort, '127.0.0.1');
-    const link = { client, upstream, held: [] as Buffer[] };
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    const link: Link = { client, upstream, queue: [] };
     links.add(link);
     let pending = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        const parsed = parseCommand(pending);
-        if (!parsed) break;
-        const bytes = pending.subarray(0, parsed.end);
+      for (let parsed = parseCommand(pending); parsed; parsed = parseCommand(pending)) {
+        link.queue.push({ command: parsed.command, bytes: pending.subarray(0, parsed.end) });
         pending = pending.subarray(parsed.end);
-        if (held || link.held.length > 0) {
-          link.held.push(bytes);
-          for (const resolve of onHold.splice(0)) resolve();
-          continue;
-        }
-        upstream.write(bytes);
-        passed.push({ command: parsed.command, at: Date.now() });
-        if (trigger?.matches(parsed.command)) {
-          held = true;
-          const fired = trigger;
-          trigger = undefined;
-          fired.passed();
-        }
       }
+      pump(link);
     });
     upstream.on('data', (chunk: Buffer) => {
       bytesFromRedis += chunk.length;
@@ -94,22 +104,15 @@ export async function startRedisGate(upstreamPort: number): Promise<RedisGate> {
       });
     },
     holding() {
-      if ([...links].some((link) => link.held.length > 0)) return Promise.resolve();
-      return new Promise((resolve) => onHold.push(resolve));
+      if ([...links].some((link) => link.queue.length > 0)) return Promise.resolve();
+      return new Promise((resolve) => waiting.push(resolve));
     },
     release() {
       held = false;
-      trigger = undefined;
-      for (const link of links) {
-        for (const bytes of link.held.splice(0)) {
-          link.upstream.write(bytes);
-          const parsed = parseCommand(bytes);
-          if (parsed) passed.push({ command: parsed.command, at: Date.now() });
-        }
-      }
+      for (const link of links) pump(link);
     },
     async close() {
-      onHold = [];
+      waiting = [];
       for (const link of links) link.client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

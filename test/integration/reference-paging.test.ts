@@ -64,7 +64,7 @@ describe('GET /v1/confirmations?reference= reads a page at a time', () => {
   beforeAll(async () => {
     // A Redis of its own behind a gate that counts what the app asks and can freeze it at an exact command.
     redis = await startRedisServer();
-    gate = await startRedisGate(Number(new URL(redis.url).port));
+    gate = await startRedisGate(redis.url);
     h = await startHarness({ mode: 'api', sandbox: false, env: { REDIS_URL: gate.url } });
   });
   afterAll(async () => {
@@ -228,10 +228,10 @@ describe('GET /v1/confirmations?reference= reads a page at a time', () => {
       const answer = h.get(findPath(reference, 1000));
       await gate.holding();
       await sleep(2000); // the slow Redis itself, not a wait for an event
-      gate.release();
-      const frozenAt = Date.now();
       const firstRead = gate.holdAfter(({ 0: name, 1: key }) => name === 'hgetall' && key!.includes(`.${tag}-`));
+      gate.release();
       await firstRead;
+      const frozenAt = Date.now();
       const res = await answer;
       const ms = Date.now() - started;
       gate.release();
