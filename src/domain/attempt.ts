@@ -70,3 +70,19 @@ export function hadLostAnswer(history: readonly AttemptEntry[]): boolean {
   }
   return false;
 }
+
+/**
+ * True when the latest provider call of the current run failed: its failures (`history`, counted or not) and its
+ * steps that succeeded without ending the job (`steps`, job progress) are compared by start time. No call yet, or a
+ * latest call that succeeded, is false. An open circuit backs such a job's probes off (workers/circuit.ts).
+ */
+export function lastCallFailed(history: readonly AttemptEntry[], steps: readonly AttemptEntry[]): boolean {
+  const end = history.findLastIndex((entry) => entry.terminal);
+  const runStart = end >= 0 ? history[end]!.at : '';
+  let latest: AttemptEntry | undefined;
+  for (const entry of [...history.slice(end + 1), ...steps]) {
+    if (!entry.at || entry.at <= runStart) continue; // BullMQ's own failures carry no time; earlier runs are over
+    if (!latest || entry.at >= latest.at) latest = entry;
+  }
+  return latest !== undefined && latest.class !== 'success';
+}
