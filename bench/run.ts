@@ -1,49 +1,144 @@
 /**
- * `npm run bench [-- --jobs N --seconds S]`: API throughput (autocannon) and worker throughput side by side with a
- * bare BullMQ + undici worker, written to docs/BENCHMARKS.md with the command and the machine.
+ * `npm run bench [-- --runs 3 --only worker,latency]`: issue 18's table in one run — the product's built processes
+ * against bare scripts on the same node_modules, Redis and sandbox — written to docs/BENCHMARKS.md with the date,
+ * the versions, the command, each figure's median and spread, and whether it meets its target.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { benchApi } from './api.js';
-import { benchWorker } from './worker.js';
+import { benchCluster, type ClusterResult } from './scenarios/cluster.js';
+import { benchBatch, benchSingle, type BatchResult, type SingleResult } from './scenarios/ingest.js';
+import { benchLatency, benchServeMemory, type LatencyResult, type RetentionResult } from './scenarios/serve.js';
+import { benchWorker, type MemoryResult, type WorkerResult } from './scenarios/worker.js';
+import { round, type Stat } from './support.js';
 
-const { values } = parseArgs({ options: { jobs: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: 'docs/BENCHMARKS.md' } } });
+const SCENARIOS = ['single', 'batch', 'worker', 'slow', 'latency', 'serve', 'cluster'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    jobs: { type: 'string', default: '20000' },
+    seconds: { type: 'string', default: '10' },
+    only: { type: 'string', default: SCENARIOS.join(',') },
+    out: { type: 'string', default: 'docs/BENCHMARKS.md' },
+  },
+});
+const runs = Number(values.runs);
 const jobs = Number(values.jobs);
 const seconds = Number(values.seconds);
+const only = new Set(values.only!.split(',') as Scenario[]);
+for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario "${name}" (one of ${SCENARIOS.join(', ')})`);
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 
-const api = await benchApi(seconds);
-process.stderr.write(`api: ${JSON.stringify(api)}\n`);
-const worker = await benchWorker(jobs);
-process.stderr.write(`worker: ${JSON.stringify(worker)}\n`);
-const [bare, ours] = worker;
-const ratio = bare && ours ? ours.jobs_per_s / bare.jobs_per_s : NaN;
+const results: {
+  single?: SingleResult;
+  batch?: BatchResult;
+  worker?: { result: WorkerResult; memory: MemoryResult };
+  slow?: { result: WorkerResult; memory: MemoryResult };
+  latency?: LatencyResult;
+  serve?: RetentionResult;
+  cluster?: ClusterResult;
+} = {};
+if (only.has('single')) results.single = await benchSingle(runs, seconds);
+if (only.has('batch')) results.batch = await benchBatch(runs, 20);
+if (only.has('worker')) results.worker = await benchWorker({ runs, jobs, concurrency: 50, latencyMs: 0, logLevel: 'info' });
+if (only.has('slow')) results.slow = await benchWorker({ runs, jobs, concurrency: 200, latencyMs: 100, logLevel: 'info' });
+if (only.has('latency')) results.latency = await benchLatency(runs, 200, seconds);
+if (only.has('serve')) results.serve = await benchServeMemory(runs, jobs, 6);
+if (only.has('cluster')) results.cluster = await benchCluster(runs, 30_000);
 
-const table = (rows: object[]) => {
-  const keys = Object.keys(rows[0] ?? {});
-  return [`| ${keys.join(' | ')} |`, `| ${keys.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${keys.map((k) => String((r as Record<string, unknown>)[k])).join(' | ')} |`)].join('\n');
-};
-
-const md = `# Benchmarks
-
-Produced by \`npm run bench -- --jobs ${jobs} --seconds ${seconds}\` on ${new Date().toISOString().slice(0, 10)},
-${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.
-Everything runs on this one machine: a throwaway \`redis-server\`, the provider sandbox (in process), and the
-product, so the figures are ratios on a shared 2-core box, not capacity planning numbers.
-
-## Enqueue API (\`fiscal-worker api\`, autocannon, ${seconds} s each, unique payment ids)
-
-${table(api)}
-
-## Worker throughput vs a bare BullMQ + undici worker
-
-Both drain ${jobs} pre-queued \`payme_confirm\` jobs against the sandbox with concurrency 50 on the same Redis.
-The bare worker POSTs \`job.data\` with undici and parses the JSON answer; ours validates the answer with zod,
-classifies it, records history, metrics and logs (to a null sink).
-
-${table(worker)}
-
-**Ratio: ${(ratio * 100).toFixed(1)} %** of the bare worker's jobs/s (target ≥ 85 %).
-`;
-writeFileSync(values.out!, md);
+writeFileSync(values.out!, report());
 process.stderr.write(`written ${values.out}\n`);
+
+function report(): string {
+  const rows: string[][] = [];
+  const add = (path: string, bare: string, product: string, ratio: string, target: string, met: boolean) => rows.push([path, bare, product, ratio, target, met ? 'yes' : '**no**']);
+  const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
+  const fmt = (s: Stat, unit = '') => `${s.median}${unit} (${s.min}–${s.max})`;
+  const { single, batch, worker, slow, latency, serve, cluster } = results;
+  if (single) {
+    const ratio = single.product.median / single.bare.median;
+    add('single `POST /v1/confirmations`, 50 connections, unique ids', `${fmt(single.bare, ' req/s')}, p99 ${single.bareP99.median} ms`, `${fmt(single.product, ' req/s')}, p99 ${single.productP99.median} ms`, pct(ratio), '≥ 70 %', ratio >= 0.7);
+  }
+  if (batch) {
+    const ratio = batch.product.median / batch.bare.median;
+    add('batch of 1000, sequential', `addBulk ${fmt(batch.bare, ' jobs/s')}`, fmt(batch.product, ' confirmations/s'), pct(ratio), '≥ 70 %', ratio >= 0.7);
+  }
+  if (worker) {
+    const r = worker.result;
+    add('worker, concurrency 50, 0 ms provider, stdout logging at info', fmt(r.bare, ' jobs/s'), fmt(r.product, ' jobs/s'), `${pct(r.ratio.median)} (${pct(r.ratio.min)}–${pct(r.ratio.max)})`, '≥ 85 % every run', r.ratio.min >= 0.85);
+  }
+  if (slow) {
+    const ceiling = 200 / 0.1;
+    const ratio = slow.result.product.min / ceiling;
+    add('worker, concurrency 200, 100 ms provider', `${fmt(slow.result.bare, ' jobs/s')}; ceiling 200 ÷ 0.1 s = ${ceiling}/s`, fmt(slow.result.product, ' jobs/s'), `${pct(ratio)} of the ceiling (worst run)`, '≥ 90 %', ratio >= 0.9);
+  }
+  const memory = worker?.memory ?? slow?.memory;
+  if (memory) {
+    const ratio = memory.productWaitingBytes / memory.bareWaitingBytes;
+    add(`Redis bytes per waiting confirmation (${jobs})`, `${memory.bareWaitingBytes} (job hash ${memory.bareJobHash})`, `${memory.productWaitingBytes} (job hash ${memory.productJobHash})`, `${round(ratio, 2)}×`, '≤ 1.5×', ratio <= 1.5);
+    add('Redis bytes per succeeded record kept for retention', String(memory.bareKeptBytes), String(memory.productKeptBytes), `${round(memory.productKeptBytes / memory.bareKeptBytes, 2)}×`, '≤ 1,536 B', memory.productKeptBytes <= 1536);
+  }
+  if (worker) add('worker peak RSS under load (concurrency 50)', '—', fmt(worker.result.productPeakRssMiB, ' MiB'), '—', '≤ 200 MB', worker.result.productPeakRssMiB.max * 1.048576 <= 200);
+  if (slow) add('worker peak RSS under load (concurrency 200)', '—', fmt(slow.result.productPeakRssMiB, ' MiB'), '—', '≤ 200 MB', slow.result.productPeakRssMiB.max * 1.048576 <= 200);
+  if (latency) add(`accept → first provider call, ≈${latency.offeredPerSecond}/s offered (\`serve\`, info logging)`, '—', `p50 ${fmt(latency.p50, ' ms')}, p99 ${fmt(latency.p99, ' ms')}`, '—', 'p99 ≤ 20 ms', latency.p99.median <= 20);
+  if (serve) {
+    const m = serve.memoryMiB;
+    add(`peak RSS of \`serve\` ingesting and processing ${serve.jobs}`, '—', fmt(serve.peakRssMiB, ' MiB'), '—', '≤ 200 MB', serve.peakRssMiB.max * 1.048576 <= 200);
+    add('Redis after retention (MiB): before → all kept → retention passed', '—', `${m.before} → ${m.kept} → ${m.afterRetention}`, '—', 'flat', m.afterRetention - m.before <= Math.max(1, (m.kept - m.before) * 0.05));
+  }
+  if (cluster) {
+    add(`3-master cluster, payme/uzum/anor, ${cluster.jobs} confirmations: busiest ÷ idlest master`, '—', `used_memory ${fmt(cluster.memorySpread, '×')}; ops/s ${fmt(cluster.opsSpread, '×')}`, '—', 'each ≤ 2×', cluster.memorySpread.max <= 2 && cluster.opsSpread.max <= 2);
+  }
+
+  const table = [['path', 'bare', 'product', 'ratio', 'target', 'met'], ['---', '---', '---', '---', '---', '---'], ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+  const perMaster = cluster
+    ? `\n### Cluster, per master\n\n${cluster.masters.map((masters, run) => `- run ${run + 1}: ${masters.map((m) => `:${m.port} ${m.usedMemoryMiB} MiB, ${m.opsPerSecond} ops/s`).join('; ')}`).join('\n')}\n`
+    : '';
+  return `# Benchmarks
+
+Produced by \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.
+
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB. ${versions()}.
+
+Every scenario ran ${runs} times; a figure is the median with the spread (min–max) in brackets. The product is the
+built CLI (\`dist/main.js\`) as its own process, logging JSON to stdout (read and discarded by the parent, as a log
+driver would): \`api\` at \`LOG_LEVEL=warn\`, \`worker\` and \`serve\` at \`info\`. Its counterparts are the bare scripts in
+\`bench/bare/\` on the same \`node_modules\`, a fresh throwaway \`redis-server\` per scenario (per run for the worker)
+and the same provider sandbox process. Bare and product runs alternate, so a busy moment on the machine falls on both.
+Everything shares one machine, so the figures are ratios, not capacity planning numbers.
+
+${table}
+${perMaster}
+## What each row is
+
+- **single POST**: autocannon, 50 connections, ${seconds} s per run, each request a new payment id. Bare: fastify +
+  zod + \`Queue.add\` with a job id (\`bench/bare/api.mjs\`). Product: \`fiscal-worker api\` with a bearer token.
+- **batch**: 20 batches of 1000 sent one after the other over one connection. Bare: \`Queue.addBulk\` from a script,
+  no HTTP at all (\`bench/bare/addbulk.mjs\`).
+- **worker**: ${jobs} confirmations queued beforehand, drained by \`fiscal-worker worker --providers payme\` against
+  \`bench/bare/worker.mjs\` (BullMQ \`Worker\` + undici POST + JSON parse) at the same concurrency on the same sandbox;
+  jobs/s from the first completion to the last. The 100 ms row uses the sandbox's \`slow100\` directive.
+- **Redis bytes**: \`used_memory\` growth divided by the jobs, waiting and then completed-and-kept; the job hash is
+  \`MEMORY USAGE\` of one job.
+- **accept → first call**: \`fiscal-worker serve\` offered ${latency?.offeredPerSecond ?? 200} confirmations/s one at a
+  time; the sandbox's arrival time of each call minus the moment its POST was sent.
+- **serve RSS / retention**: \`serve\` ingesting ${serve?.jobs ?? jobs} confirmations in batches of 1000 while its
+  workers process them, \`RETENTION_DAYS\` of 6 s; Redis memory before, with every record kept, and after two sweeps.
+- **cluster**: a fresh 3-master cluster (redis-server, no AOF), \`serve\` with \`REDIS_CLUSTER=true\`, the three
+  providers' batches sent side by side; \`instantaneous_ops_per_sec\` sampled every 500 ms while the load ran.
+`;
+}
+
+function versions(): string {
+  const pkg = (name: string) => (JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')) as { version: string }).version;
+  let redis = 'redis-server ?';
+  try {
+    redis = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/)?.[0].replace('v=', 'redis ') ?? redis;
+  } catch {
+    // reported as unknown
+  }
+  return `Node ${process.version}, bullmq ${pkg('bullmq')}, ioredis ${pkg('ioredis')}, undici ${pkg('undici')}, fastify ${pkg('fastify')}, ${redis}`;
+}

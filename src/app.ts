@@ -16,6 +16,8 @@ import { deadLetterRoutes } from './http/routes/dead-letters.js';
 import { healthRoutes } from './http/routes/health.js';
 import { buildOpenApi, openApiRoute } from './http/routes/openapi.js';
 import { createHttpServer } from './http/server.js';
+import type { Layout } from './infra/layout.js';
+import { refuseOtherStoredShards } from './infra/layout-store.js';
 import { closeRedis, createRedis, type RedisClient } from './infra/redis.js';
 import { ProviderQueues } from './infra/queues.js';
 import { DeadLetters } from './operations/dead-letters.js';
@@ -30,6 +32,7 @@ import { confirmationSchema } from './producers/schemas.js';
 import { PaymentProducer } from './producers/payments.js';
 import { ReceiptProducer } from './producers/receipts.js';
 import { RecordStore } from './records/record-store.js';
+import { tombstoneSeconds } from './records/tombstones.js';
 import { WorkerHost } from './workers/worker-host.js';
 
 export type AppMode = 'serve' | 'api' | 'worker';
@@ -44,6 +47,11 @@ export interface AppOptions {
   callbackTransport?: CallbackTransportOptions;
   /** Tests: how long a callback scheduled before its record's end waits for its release (default: the lock duration). */
   callbackGraceMs?: number;
+  /**
+   * A configuration found wrong only once Redis answered (a sharded deployment started without its QUEUE_SHARDS);
+   * main exits 78 with it, as with a problem found at start-up.
+   */
+  onLateConfigError?: (err: ConfigError) => void;
 }
 
 export interface App {
@@ -78,12 +86,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const metrics = createMetrics();
   const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-  const layout = layoutOf(config);
+  const layout = await layoutOf(config, redis);
+  if (!layout.stored) refuseShardsOnceReady(redis, layout, logger, options.onLateConfigError);
   const queues = new ProviderQueues(redis, layout);
   const records = new RecordStore(queues, redis);
   const callbackQueue = openCallbackQueue(redis, layout.auxiliaryPrefix(CALLBACK_QUEUE));
   const catalog = new QueueCatalog(queues, callbackQueue);
-  const deadLetters = new DeadLetters({ catalog, redis, logger });
+  const deadLetters = new DeadLetters({ catalog, redis, logger, tombstones: { layout, seconds: tombstoneSeconds(config) } });
   const readiness = new ReadinessProbe(redis, metrics, logger, [...new Set(layout.all().map((ref) => layout.key(ref, 'readyz')))]);
   // On every (re)connection, the first included: Redis may be down at start-up or come back with another configuration.
   redis.on('ready', () => void readiness.checkEvictionPolicy());
@@ -177,4 +186,20 @@ export async function buildApp(options: AppOptions): Promise<App> {
       return closing;
     },
   };
+}
+
+/**
+ * A process on one Redis with QUEUE_SHARDS unset starts without Redis (nothing stored to read), but the deployment may
+ * be sharded: such a process would serve and work the first shard only, and file a repeat that sits in another shard
+ * as new. Checked once Redis answers; a conflict is a configuration error like any other.
+ */
+function refuseShardsOnceReady(redis: RedisClient, layout: Layout, logger: Logger, onError: ((err: ConfigError) => void) | undefined): void {
+  const check = () =>
+    refuseOtherStoredShards(redis, layout).catch((err: unknown) => {
+      if (!(err instanceof ConfigError)) return logger.warn({ err }, 'stored layout could not be read; checked again on reconnection');
+      logger.fatal({ problems: err.problems }, 'configuration refused by the stored layout');
+      onError?.(err);
+    });
+  if (redis.status === 'ready') void check();
+  redis.on('ready', () => void check());
 }

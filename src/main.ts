@@ -18,6 +18,11 @@ const USAGE = `usage: fiscal-worker <command>
           [--retry-for SECONDS] [--batch-size N] [--concurrency N]
                                 bulk producer: one JSON confirmation per line; summary on stdout;
                                 exit 0 all accepted, 1 some invalid or conflicting, 2 could not run
+  dead list [--provider P] [--limit N] [--json]
+  dead replay (--all | --provider P | ID…) [--force]
+  dead remove ID…
+                                dead letters (the path of the API and the board); audit lines on stdout,
+                                the rest on stderr; exit 0 done, 1 some skipped or not dead, 2 could not run
   reconcile freedompay --from YYYY-MM-DD --to YYYY-MM-DD [--json]
                                 provider receipts vs local records; exit 0 same, 1 differences, 2 could not run
   sandbox [--port N] [--host H] [--max-calls N] [--max-records N]
@@ -65,9 +70,26 @@ async function runService(mode: AppMode, args: string[]): Promise<void> {
   // The command's own start-up rules are checked with the environment, so one run names every problem (exit 78).
   const config = loadConfig(process.env, (c) => startupProblems(c, mode !== 'worker'));
   const logger = createLogger(config.logLevel);
-  const app = await buildApp({ config, logger, mode, ...(mode === 'worker' && values.providers ? { providers: parseProviders(values.providers)! } : {}) });
+  const app = await buildApp({ config, logger, mode, onLateConfigError: (err) => fail(err.problems.join('\n'), EX_CONFIG), ...(mode === 'worker' && values.providers ? { providers: parseProviders(values.providers)! } : {}) });
   stopOnSignals(() => app.close(), logger);
   await app.start();
+}
+
+/**
+ * Runs a one-shot command whose first SIGINT/SIGTERM stops it cleanly (it says how far it went, e.g. the line to
+ * resume from); a second one exits at once.
+ */
+async function untilInterrupted(run: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const interrupt = new AbortController();
+  const onSignal = () => (interrupt.signal.aborted ? process.exit(EX_USAGE) : interrupt.abort());
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run(interrupt.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -80,20 +102,16 @@ async function main(argv: string[]): Promise<void> {
     case 'enqueue': {
       // Loaded on demand, like the sandbox: the services never load the progress bar.
       const { runEnqueueCli } = await import('./producers/bulk-cli.js');
-      // The first SIGINT/SIGTERM stops sending and reports the line to resume from; a second one exits at once.
-      const interrupt = new AbortController();
-      const onSignal = () => (interrupt.signal.aborted ? process.exit(EX_USAGE) : interrupt.abort());
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      process.exitCode = await runEnqueueCli(rest, {
-        stdin: process.stdin,
-        stdout: process.stdout,
-        stderr: process.stderr,
-        loadConfig: () => loadConfig(process.env),
-        signal: interrupt.signal,
-      });
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      process.exitCode = await untilInterrupted((signal) =>
+        runEnqueueCli(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, loadConfig: () => loadConfig(process.env), signal }),
+      );
+      return;
+    }
+    case 'dead': {
+      const { currentUser, runDeadCli } = await import('./operations/dead-cli.js');
+      process.exitCode = await untilInterrupted((signal) =>
+        runDeadCli(rest, { stdout: process.stdout, stderr: process.stderr, loadConfig: () => loadConfig(process.env), user: currentUser(), signal }),
+      );
       return;
     }
     case 'reconcile':

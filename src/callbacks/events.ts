@@ -1,11 +1,12 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { decodeAttempts, HISTORY_LIMIT } from '../domain/attempt.js';
+import { CALLBACK_QUEUE } from '../domain/auxiliary-queues.js';
 import type { JobSnapshot } from '../domain/record.js';
 import { BULLMQ_ATTEMPTS_CEILING } from '../workers/run-policy.js';
 import type { RedisClient } from '../infra/redis.js';
 
 /** The BullMQ queue callbacks wait in, under QUEUE_PREFIX like every provider queue; its failed set is its dead letters. */
-export const CALLBACK_QUEUE = 'callbacks';
+export { CALLBACK_QUEUE };
 
 export type TerminalState = 'succeeded' | 'dead';
 

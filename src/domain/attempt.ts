@@ -86,3 +86,20 @@ export function lastCallFailed(history: readonly AttemptEntry[], steps: readonly
   }
   return latest !== undefined && latest.class !== 'success';
 }
+
+/**
+ * The successful call of a run as BullMQ keeps it in the job's return value, with every record kept for
+ * RETENTION_DAYS (issue 18: bytes per kept record): its class and end are implied, its time is epoch ms.
+ */
+export type StoredSuccess = Omit<AttemptEntry, 'at' | 'class' | 'terminal'> & { at: number };
+
+export function storeSuccess(entry: AttemptEntry): StoredSuccess {
+  const { at, class: _class, terminal: _terminal, ...rest } = entry;
+  return { ...rest, at: Date.parse(at) };
+}
+
+/** A stored success read back as a history entry; an entry stored in full before this form existed is kept as it is. */
+export function readSuccess(stored: StoredSuccess | AttemptEntry): AttemptEntry {
+  if (typeof stored.at === 'string') return stored as AttemptEntry;
+  return { ...stored, at: new Date(stored.at).toISOString(), class: 'success', terminal: true };
+}

@@ -47,3 +47,12 @@ export function maskPersonalData<T>(value: T): T {
   }
   return (copy ?? value) as T;
 }
+
+/**
+ * `maskPersonalData` for a value parsed from `text`: a body whose text names no personal key is returned as it is,
+ * without walking it (most provider answers hold none; this is on every job's path). A key spelled with `\u` escapes
+ * would hide from the look at the text, so such a body is always walked.
+ */
+export function maskPersonalDataIn<T>(text: string, value: T): T {
+  return text.includes('phone') || text.includes('qr_code') || text.includes('\\u') ? maskPersonalData(value) : value;
+}

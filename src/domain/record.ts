@@ -1,5 +1,5 @@
 import type { JobState } from 'bullmq';
-import { decodeAttempts, type AttemptEntry } from './attempt.js';
+import { decodeAttempts, readSuccess, storeSuccess, type AttemptEntry, type StoredSuccess } from './attempt.js';
 
 /** CONTRACT §3: the states a record can be in. */
 export type RecordState = 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead';
@@ -13,7 +13,7 @@ export interface RecordError {
   details?: unknown;
 }
 
-/** What a successful job returns; stored by BullMQ as the job's `returnvalue`. */
+/** What a successful job returns; stored by BullMQ as the job's `returnvalue` (its attempt in the stored form). */
 export interface JobResult {
   data: unknown;
   attempt: AttemptEntry;
@@ -21,6 +21,14 @@ export interface JobResult {
   after_lost_answer?: boolean;
   /** Records created as a consequence, e.g. the `payme_confirm` enqueued after a Payme Go charge. */
   links?: Record<string, string>;
+}
+
+/** A JobResult as BullMQ keeps it: the attempt in its stored form (or in full, for jobs kept before that form). */
+export type StoredJobResult = Omit<JobResult, 'attempt'> & { attempt: StoredSuccess | AttemptEntry };
+
+/** The form a processor's result is handed to BullMQ in. */
+export function toStoredResult(result: JobResult): StoredJobResult {
+  return { ...result, attempt: storeSuccess(result.attempt) };
 }
 
 /** The parts of a BullMQ job a record is built from (a Job, or the same fields read some other way). */
@@ -66,8 +74,8 @@ export function jobHistory(job: JobSnapshot, state: RecordState | undefined): At
     history.push(...uncounted);
     history.sort((a, b) => a.at.localeCompare(b.at));
   }
-  const result = state === 'succeeded' ? (job.returnvalue as JobResult | null) : null;
-  if (result?.attempt) history.push(result.attempt);
+  const result = state === 'succeeded' ? (job.returnvalue as StoredJobResult | null) : null;
+  if (result?.attempt) history.push(readSuccess(result.attempt));
   return history;
 }
 

@@ -18,15 +18,20 @@ export interface LayoutOptions {
   cluster: boolean;
   /** QUEUE_SHARDS per provider (absent: 1). */
   shards?: Readonly<Partial<Record<Provider, number>>>;
+  /**
+   * On a cluster, the hash tag of each queue by name (infra/layout-store.ts chooses them once per deployment so the
+   * queues spread over the masters); a queue without one is tagged with its name.
+   */
+  tags?: Readonly<Record<string, string>>;
 }
 
 /**
  * Where every key lives (issue 18). On one Redis the layout is the one the product always had: BullMQ keys
  * `<QUEUE_PREFIX>:<queue>:…` and ours `<QUEUE_PREFIX>:<kind>:…`. On a Redis Cluster each queue's prefix carries a hash
- * tag of its own, `<QUEUE_PREFIX>:{<queue>}`, so BullMQ's scripts and ours (which touch a queue's keys together) stay in
- * one slot while six providers, and the shards of a hot one, spread over the masters. A shard is chosen by a hash of
- * the record id, so a repeat of the same payment always reaches the same shard; the shard count of a deployment is
- * therefore fixed (app start refuses a change: infra/layout-guard.ts).
+ * tag of its own, `<QUEUE_PREFIX>:{<tag>}`, so BullMQ's scripts and ours (which touch a queue's keys together) stay in
+ * one slot while six providers, and the shards of a hot one, spread over the masters (the tags are chosen for that:
+ * infra/layout-store.ts). A shard is chosen by a hash of the record id, so a repeat of the same payment always reaches
+ * the same shard; the shard count of a deployment is therefore fixed (start-up refuses a change, layout-store.ts).
  */
 export class Layout {
   private readonly byProvider: ReadonlyMap<Provider, readonly QueueRef[]>;
@@ -71,7 +76,25 @@ export class Layout {
    * BullMQ's scripts touch all of a queue's keys together.
    */
   auxiliaryPrefix(name: string): string {
-    return this.options.cluster ? `${this.options.queuePrefix}:{${name}}` : this.options.queuePrefix;
+    return this.prefixOf(name);
+  }
+
+  /** Every queue's name, providers' (in the registry's order, shards together) first, then `auxiliary` ones. */
+  names(auxiliary: readonly string[] = []): string[] {
+    return [...this.all().map((ref) => ref.name), ...auxiliary];
+  }
+
+  get shards(): Readonly<Partial<Record<Provider, number>>> {
+    return Object.fromEntries(PROVIDERS.map((p) => [p, this.queues(p).length]));
+  }
+
+  /** Read from (or made in) Redis by infra/layout-store.ts, rather than derived from the configuration alone. */
+  get stored(): boolean {
+    return this.options.tags !== undefined;
+  }
+
+  private prefixOf(name: string): string {
+    return this.options.cluster ? `${this.options.queuePrefix}:{${this.options.tags?.[name] ?? name}}` : this.options.queuePrefix;
   }
 
   /** A key that belongs to no queue (readiness probe, layout record). */
@@ -82,8 +105,7 @@ export class Layout {
   private build(provider: Provider, shards: number): QueueRef[] {
     return Array.from({ length: shards }, (_, shard) => {
       const name = shard === 0 ? provider : `${provider}-${shard}`;
-      const prefix = this.options.cluster ? `${this.options.queuePrefix}:{${name}}` : this.options.queuePrefix;
-      return { provider, shard, name, prefix };
+      return { provider, shard, name, prefix: this.prefixOf(name) };
     });
   }
 }

@@ -91,3 +91,38 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A provider's per-job metrics with their label sets resolved once: prom-client hashes a labels object on every
+ * `inc`/`observe`, which a worker would pay several times per job. Children are made on first use per label value.
+ */
+export class ProviderMetrics {
+  private readonly attemptsByClass = new Map<string, { inc(): void }>();
+  private readonly durationByCode = new Map<string, { observe(value: number): void }>();
+  private readonly finishedByState = new Map<string, { inc(): void }>();
+  private readonly jobDurationByState = new Map<string, { observe(value: number): void }>();
+
+  constructor(
+    private readonly metrics: Metrics,
+    readonly provider: string,
+  ) {}
+
+  attempt(outcomeClass: string): void {
+    child(this.attemptsByClass, outcomeClass, () => this.metrics.attempts.labels({ provider: this.provider, class: outcomeClass })).inc();
+  }
+
+  providerCall(code: string, seconds: number): void {
+    child(this.durationByCode, code, () => this.metrics.providerDuration.labels({ provider: this.provider, code })).observe(seconds);
+  }
+
+  finished(state: 'succeeded' | 'dead', seconds: number): void {
+    child(this.finishedByState, state, () => this.metrics.finished.labels({ provider: this.provider, state })).inc();
+    child(this.jobDurationByState, state, () => this.metrics.jobDuration.labels({ provider: this.provider, state })).observe(seconds);
+  }
+}
+
+function child<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let found = cache.get(key);
+  if (!found) cache.set(key, (found = make()));
+  return found;
+}

@@ -23,18 +23,18 @@ export function registerQueueGauges(metrics: Metrics, queues: ProviderQueues, pr
         callbackQueueJobs.set({ state: 'delayed' }, counts.delayed ?? 0);
         callbackQueueJobs.set({ state: 'dead' }, counts.failed ?? 0);
       }),
+      // A sharded provider is one provider here: its shards' counts add up, its oldest job is the oldest of them.
       ...providers.map(async (provider) => {
-        const queue = queues.get(provider);
-        const [counts, oldest] = await Promise.all([
-          queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
-          queue.getWaiting(0, 0),
-        ]);
-        queueJobs.set({ provider, state: 'waiting' }, (counts.waiting ?? 0) + (counts.prioritized ?? 0));
-        queueJobs.set({ provider, state: 'active' }, counts.active ?? 0);
-        queueJobs.set({ provider, state: 'delayed' }, counts.delayed ?? 0);
-        queueJobs.set({ provider, state: 'dead' }, counts.failed ?? 0);
-        const first = oldest[0];
-        oldestWaiting.set({ provider }, first ? Math.max(0, (now - first.timestamp) / 1000) : 0);
+        const shards = await Promise.all(
+          queues.of(provider).map((queue) => Promise.all([queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'), queue.getWaiting(0, 0)])),
+        );
+        const sum = (state: string) => shards.reduce((total, [counts]) => total + (counts[state] ?? 0), 0);
+        queueJobs.set({ provider, state: 'waiting' }, sum('waiting') + sum('prioritized'));
+        queueJobs.set({ provider, state: 'active' }, sum('active'));
+        queueJobs.set({ provider, state: 'delayed' }, sum('delayed'));
+        queueJobs.set({ provider, state: 'dead' }, sum('failed'));
+        const oldest = Math.min(...shards.map(([, waiting]) => waiting[0]?.timestamp ?? Number.POSITIVE_INFINITY));
+        oldestWaiting.set({ provider }, Number.isFinite(oldest) ? Math.max(0, (now - oldest) / 1000) : 0);
       }),
     ]);
   };

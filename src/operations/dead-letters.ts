@@ -1,11 +1,14 @@
-import type { Job } from 'bullmq';
+import { ErrorCode, type Job } from 'bullmq';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeAttempts } from '../domain/attempt.js';
 import { forceMark } from '../domain/forced-replay.js';
+import type { Layout } from '../infra/layout.js';
 import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
+import { isMoneyProvider } from '../providers/index.js';
 import { pageNewestFirst } from '../records/paging.js';
 import { toRecordView, type RecordView } from '../records/record-view.js';
+import { recordTombstone, tombstoneKey } from '../records/tombstones.js';
 import { currentRun } from '../workers/job-progress.js';
 import type { CatalogQueue, QueueCatalog } from './queue-catalog.js';
 
@@ -27,6 +30,8 @@ export interface ReplayRequest {
   force?: boolean;
   actor: Actor;
   onProgress?: (done: number, total: number) => void;
+  /** Stops the replay between chunks (the CLI's Ctrl-C); what was replayed stays replayed and is in the report. */
+  signal?: AbortSignal;
 }
 
 export type SkipReason = 'not_found' | 'not_dead' | 'needs_force';
@@ -34,6 +39,8 @@ export type SkipReason = 'not_found' | 'not_dead' | 'needs_force';
 export interface ReplayReport {
   replayed: number;
   skipped: { id: string; reason: SkipReason; message: string }[];
+  /** Set when `signal` stopped the replay before it had gone through everything. */
+  interrupted?: true;
 }
 
 export interface DeadLetterDeps {
@@ -41,6 +48,8 @@ export interface DeadLetterDeps {
   /** The api connection: list pages read the failed sets through it. */
   redis: RedisClient;
   logger: Logger;
+  /** Where money records' tombstones live and how long they last (RETENTION_DAYS + IDEMPOTENCY_DAYS, in seconds). */
+  tombstones?: { layout: Layout; seconds: number };
 }
 
 /** Dead letters replayed at once: each is two or three round trips; a chunk is one event-loop turn's worth. */
@@ -66,6 +75,11 @@ export class DeadLetters {
     return queues.length ? queues : undefined;
   }
 
+  /** How many dead letters a scope holds (see `scope`); 0 for a name that is no scope. */
+  async count(owner?: string): Promise<number> {
+    return this.countDead(this.scope(owner) ?? []);
+  }
+
   async list(query: { provider?: string; limit: number; cursor?: string }): Promise<{ items: RecordView[]; next_cursor: string | null }> {
     const queues = this.scope(query.provider) ?? [];
     const byKey = new Map(queues.map((q) => [q.queue.keys.failed!, q]));
@@ -83,45 +97,81 @@ export class DeadLetters {
     const report: ReplayReport = { replayed: 0, skipped: [] };
     const replayedIds: string[] = [];
     const force = request.force ?? false;
-    const total = request.ids ? request.ids.length : await this.countDead(this.queuesOf(request));
+    // The same id twice would be two replays racing for one job: the second finds it no longer dead.
+    const ids = request.ids ? [...new Set(request.ids)] : undefined;
+    const total = ids ? ids.length : await this.countDead(this.queuesOf(request));
     let done = 0;
-    for await (const chunk of this.idsToReplay(request)) {
-      const results = await Promise.all(chunk.map((id) => this.replayOne(id, force, request.actor)));
-      for (const result of results) {
-        if (result.replayed) {
-          report.replayed++;
-          if (replayedIds.length < AUDIT_IDS) replayedIds.push(result.id);
-        } else report.skipped.push({ id: result.id, reason: result.reason, message: result.message });
+    let failure: unknown;
+    try {
+      for await (const chunk of this.idsToReplay(ids, request)) {
+        if (request.signal?.aborted) {
+          report.interrupted = true;
+          break;
+        }
+        const results = await Promise.all(chunk.map((id) => this.replayOne(id, force, request.actor)));
+        for (const result of results) {
+          if (result.replayed) {
+            report.replayed++;
+            if (replayedIds.length < AUDIT_IDS) replayedIds.push(result.id);
+          } else report.skipped.push({ id: result.id, reason: result.reason, message: result.message });
+        }
+        done += chunk.length;
+        request.onProgress?.(done, Math.max(total, done));
+        // A hundred thousand replays never hold the event loop: the API keeps answering meanwhile.
+        await yieldToEventLoop();
       }
-      done += chunk.length;
-      request.onProgress?.(done, Math.max(total, done));
-      // A hundred thousand replays never hold the event loop: the API keeps answering meanwhile.
-      await yieldToEventLoop();
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      // Issue 16: every replay is an audit line, also one that Redis cut short (what was replayed before stays so).
+      this.deps.logger[failure === undefined ? 'info' : 'error'](
+        {
+          audit: 'replay',
+          actor: request.actor,
+          scope: ids ? 'ids' : (request.queue ?? request.provider ?? 'all'),
+          force,
+          requested: done,
+          replayed: report.replayed,
+          ids: replayedIds,
+          skipped: report.skipped.length,
+          skipped_ids: report.skipped.slice(0, AUDIT_IDS).map(({ id, reason }) => ({ id, reason })),
+          ...(report.interrupted ? { interrupted: true } : {}),
+          ...(failure === undefined ? {} : { err: failure }),
+        },
+        failure === undefined ? 'dead letters replayed' : 'dead-letter replay stopped by an error',
+      );
     }
-    this.deps.logger.info(
-      {
-        audit: 'replay',
-        actor: request.actor,
-        scope: request.ids ? 'ids' : (request.queue ?? request.provider ?? 'all'),
-        force,
-        requested: done,
-        replayed: report.replayed,
-        ids: replayedIds,
-        skipped: report.skipped.length,
-        skipped_ids: report.skipped.slice(0, AUDIT_IDS).map(({ id, reason }) => ({ id, reason })),
-      },
-      'dead letters replayed',
-    );
     return report;
   }
 
   /** Removes one dead letter (CONTRACT §3 DELETE); false when there is no dead letter with that id. */
   async remove(id: string, actor: Actor): Promise<boolean> {
-    const job = await this.deps.catalog.ofJob(id)?.queue.getJob(id);
-    if (!job || (await job.getState()) !== 'failed') return false;
-    await job.remove();
-    this.deps.logger.info({ audit: 'remove', actor, ids: [id], count: 1 }, 'dead letter removed');
+    const entry = this.deps.catalog.ofJob(id);
+    const job = await entry?.queue.getJob(id);
+    if (!entry || !job || (await job.getState()) !== 'failed') return false;
+    await this.keepTombstone(job);
+    try {
+      await job.remove();
+    } catch (err) {
+      // Replayed meanwhile and now running (BullMQ refuses to remove a locked job): it is no dead letter any more.
+      if ((await job.getState()) !== 'failed') return false;
+      throw err;
+    }
+    this.deps.logger.info({ audit: 'remove', actor, queue: entry.name, ids: [id], count: 1 }, 'dead letter removed');
     return true;
+  }
+
+  /**
+   * A money record's tombstone must outlive the record by IDEMPOTENCY_DAYS (issue 15, CONTRACT §2), but the one written
+   * when the job died may have expired meanwhile: dead letters stay until removed (CONTRACT §5). So it is written again
+   * before the job goes; if that fails, nothing is removed.
+   */
+  private async keepTombstone(job: Job): Promise<void> {
+    const { tombstones } = this.deps;
+    const ref = tombstones?.layout.queueOfRecord(job.id!);
+    if (!tombstones || !ref || !isMoneyProvider(ref.provider)) return;
+    await recordTombstone(this.deps.redis, tombstoneKey(tombstones.layout, ref, job.id!), job, 'dead', tombstones.seconds);
   }
 
   private async replayOne(id: string, force: boolean, actor: Actor): Promise<{ id: string; replayed: true } | { id: string; replayed: false; reason: SkipReason; message: string }> {
@@ -130,27 +180,29 @@ export class DeadLetters {
     if (!entry || !job) return { id, replayed: false, reason: 'not_found', message: `no record with id ${id}` };
     const state = await job.getState();
     if (state !== 'failed') return { id, replayed: false, reason: 'not_dead', message: `${id} is not a dead letter (it is ${state}); nothing was replayed` };
-    if (lastClass(job) === 'ambiguous') {
-      if (!force) {
-        return {
-          id,
-          replayed: false,
-          reason: 'needs_force',
-          message: `${id} is ambiguous: the provider may already have done it. Check with the provider, then replay it with force`,
-        };
-      }
+    const unsafe = whyForceIsNeeded(entry, job);
+    if (unsafe) {
+      if (!force) return { id, replayed: false, reason: 'needs_force', message: unsafe };
       // The processor sends an ambiguous charge again only in the run this mark names (issue 15).
       await job.updateProgress(forceMark(job.progress, currentRun(job), actor));
       this.deps.logger.warn({ audit: 'forced_replay', actor, ids: [id], queue: entry.name }, 'ambiguous dead letter replayed with force');
     }
-    await job.retry('failed', { resetAttemptsMade: true });
+    try {
+      await job.retry('failed', { resetAttemptsMade: true });
+    } catch (err) {
+      // Replayed or removed by someone else since it was read: BullMQ's script checks the failed set atomically.
+      const code = (err as { code?: unknown }).code;
+      if (code === ErrorCode.JobNotExist) return { id, replayed: false, reason: 'not_found', message: `no record with id ${id}` };
+      if (code === ErrorCode.JobNotInState) return { id, replayed: false, reason: 'not_dead', message: `${id} is no longer a dead letter (replayed meanwhile); nothing was replayed` };
+      throw err;
+    }
     return { id, replayed: true };
   }
 
   /** The ids to replay, in chunks: the given ids, or each failed set paged newest first (replays leave the set). */
-  private async *idsToReplay(request: ReplayRequest): AsyncGenerator<string[]> {
-    if (request.ids) {
-      for (let start = 0; start < request.ids.length; start += REPLAY_CHUNK) yield [...request.ids.slice(start, start + REPLAY_CHUNK)];
+  private async *idsToReplay(ids: readonly string[] | undefined, request: ReplayRequest): AsyncGenerator<string[]> {
+    if (ids) {
+      for (let start = 0; start < ids.length; start += REPLAY_CHUNK) yield ids.slice(start, start + REPLAY_CHUNK);
       return;
     }
     const keys = this.queuesOf(request).map((q) => q.queue.keys.failed!);
@@ -180,8 +232,18 @@ export class DeadLetters {
   }
 }
 
-/** The class of a dead letter's last entry: the call (or refusal) that ended it. */
-function lastClass(job: Job): string | undefined {
+/**
+ * Why replaying this dead letter may do again what the provider already did (CONTRACT §3: skipped unless forced), or
+ * undefined. An ambiguous end; and for a charge, an ambiguous call anywhere in its history, since the processor then
+ * refuses to send again without a forced run (workers/payme-go-processor.ts) whatever ended the last run.
+ */
+function whyForceIsNeeded(entry: CatalogQueue, job: Job): string | undefined {
   const history = decodeAttempts(job.stacktrace);
-  return history[history.length - 1]?.class;
+  if (history[history.length - 1]?.class === 'ambiguous') {
+    return `${job.id} is ambiguous: the provider may already have done it. Check with the provider, then replay it with force`;
+  }
+  if (entry.kind === 'payment' && history.some((e) => e.class === 'ambiguous')) {
+    return `${job.id}: an earlier call without an answer may already have charged the customer. Check with the provider, then replay it with force`;
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { CALLBACK_QUEUE } from '../domain/auxiliary-queues.js';
 import { providerOfRecordId } from '../domain/ids.js';
 import { PROVIDERS, type Provider, type ProviderKind } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
@@ -8,7 +9,7 @@ import { providerSpec } from '../providers/index.js';
 export type QueueKind = ProviderKind | 'callback';
 
 /** The owner name of the callbacks queue, and the first part of its job ids (`callbacks.<record id>.<state>.<run>`). */
-export const CALLBACKS_OWNER = 'callbacks';
+export const CALLBACKS_OWNER = CALLBACK_QUEUE;
 
 /** One queue an operator sees (board, dead letters, gauges): a provider's (or one shard of it), or the callbacks queue. */
 export interface CatalogQueue {

@@ -21,13 +21,13 @@ export const PLAIN_INTERVAL_MS = 10_000;
 
 export const formatCounts = (c: Readonly<Counts>) => `created ${c.created}, duplicate ${c.duplicate}, conflict ${c.conflict}, invalid ${c.invalid}`;
 
-function rate(lines: number, startedAt: number): number {
+export function rate(lines: number, startedAt: number): number {
   const seconds = (Date.now() - startedAt) / 1000;
   return seconds > 0 ? Math.round(lines / seconds) : 0;
 }
 
 /** Time left at the average rate so far, by input bytes (lines vary in length; the file size is all that is known). */
-function timeLeft(done: number, total: number, startedAt: number): string {
+export function timeLeft(done: number, total: number, startedAt: number): string {
   const elapsed = Date.now() - startedAt;
   if (done <= 0 || elapsed <= 0) return '…';
   const seconds = Math.max(0, Math.round(((total - done) * elapsed) / done / 1000));

@@ -3,10 +3,9 @@ import { z } from 'zod';
 import type { Config } from '../config/env.js';
 import type { EnqueueOutcome } from '../domain/enqueue.js';
 import type { FieldProblem } from '../domain/problems.js';
-import { ProviderQueues } from '../infra/queues.js';
-import { UnavailableError, closeRedis, createRedis, storeDeadline } from '../infra/redis.js';
+import { UnavailableError, storeDeadline } from '../infra/redis.js';
 import { createMetrics } from '../observability/metrics.js';
-import { layoutOf } from '../providers/index.js';
+import { openStore, StoreUnavailableError, type Store } from '../operations/store.js';
 import { ConfirmationProducer } from './enqueue.js';
 
 /**
@@ -52,7 +51,6 @@ function fromEnqueueOutcome(outcome: EnqueueOutcome): LineOutcome {
   return { result: outcome.result };
 }
 
-const REDIS_PING_MS = 5000;
 /**
  * A whole batch's Redis work, and one command of it. The API's 4.5 s (CONTRACT §3: 503 within 5 s) is for one
  * request; a 1000-line batch on a busy machine can take longer, and a batch cut off is sent again and reports the
@@ -62,27 +60,14 @@ const LOCAL_BATCH_DEADLINE_MS = 30_000;
 
 /** Local mode: the producer the API uses (validation, idempotency, one job per confirmation). */
 export async function openLocalSink(config: Readonly<Config>): Promise<BulkSink> {
-  const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster, extra: { commandTimeout: LOCAL_BATCH_DEADLINE_MS } });
-  let redisError = '';
-  redis.on('error', (err: Error) => (redisError = err.message));
-  const queues = new ProviderQueues(redis, layoutOf(config));
-  const close = async () => {
-    await queues.close();
-    await closeRedis(redis);
-  };
+  let store: Store;
   try {
-    // ioredis parks commands until it connects; the CLI must say Redis is away instead (exit 2), as reconcile does.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      redis.ping(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_PING_MS / 1000} s`)), REDIS_PING_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    store = await openStore(config, { commandTimeoutMs: LOCAL_BATCH_DEADLINE_MS });
   } catch (err) {
-    await close();
-    throw new SinkError(`Redis at REDIS_URL does not answer: ${(err as Error).message}${redisError ? ` (${redisError})` : ''}`, false);
+    if (err instanceof StoreUnavailableError) throw new SinkError(err.message, false);
+    throw err;
   }
+  const { queues, close } = store;
   const producer = new ConfirmationProducer({ config, queues, metrics: createMetrics() });
   return {
     async send(items) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isRecord } from '../domain/json.js';
 import { ambiguous, clientError, rejected, retryable, success, type Outcome } from '../domain/outcome.js';
-import { maskPersonalData } from '../domain/personal-data.js';
+import { maskPersonalDataIn } from '../domain/personal-data.js';
 import { classifyTransport, responseForRecord, type ProviderAnswer } from './transport.js';
 
 /**
@@ -70,7 +70,7 @@ export function classifyFiscalBox(table: FiscalBoxTable, answer: ProviderAnswer)
     }
     return rejected(code, message, response);
   }
-  return success(maskPersonalData(data ?? null));
+  return success(maskPersonalDataIn(answer.text, data ?? null));
 }
 
 /**

@@ -1,6 +1,9 @@
 import { ConfigError, type Config } from '../config/env.js';
+import { AUXILIARY_QUEUES } from '../domain/auxiliary-queues.js';
 import { PROVIDERS, isProvider, type Provider, type ProviderKind } from '../domain/provider.js';
 import { Layout } from '../infra/layout.js';
+import { openLayout } from '../infra/layout-store.js';
+import type { RedisClient } from '../infra/redis.js';
 import { anor } from './anor.js';
 import { click } from './click.js';
 import { freedompay } from './freedompay.js';
@@ -57,9 +60,11 @@ export function isMoneyProvider(name: Provider): boolean {
 
 /**
  * Where every queue's keys live (infra/layout.ts), with QUEUE_SHARDS applied to confirmation queues only: a money
- * record is found, claimed and tombstoned by its key alone, and its volume never needs more than one queue.
+ * record is found, claimed and tombstoned by its key alone, and its volume never needs more than one queue. On a
+ * Redis Cluster, or with shards, the deployment's stored layout is read (or made) first (infra/layout-store.ts); a
+ * single unsharded Redis needs nothing stored, so a process starts while Redis is still away.
  */
-export function layoutOf(config: Pick<Config, 'queuePrefix' | 'redisCluster' | 'queueShards'>): Layout {
+export async function layoutOf(config: Pick<Config, 'queuePrefix' | 'redisCluster' | 'queueShards'>, redis: RedisClient): Promise<Layout> {
   const shards: Partial<Record<Provider, number>> = {};
   const problems: string[] = [];
   for (const spec of SPECS) {
@@ -71,7 +76,9 @@ export function layoutOf(config: Pick<Config, 'queuePrefix' | 'redisCluster' | '
     shards[spec.name] = named ?? config.queueShards.all ?? 1;
   }
   if (problems.length) throw new ConfigError(problems);
-  return new Layout({ queuePrefix: config.queuePrefix, cluster: config.redisCluster, shards });
+  const options = { queuePrefix: config.queuePrefix, cluster: config.redisCluster, shards };
+  const sharded = Object.values(shards).some((n) => n > 1);
+  return config.redisCluster || sharded ? openLayout(redis, options, AUXILIARY_QUEUES) : new Layout(options);
 }
 
 export { PROVIDERS, isProvider, type Provider, type ProviderKind };

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/env.js';
-import { ProviderQueues } from '../infra/queues.js';
-import { closeRedis, createRedis } from '../infra/redis.js';
+import { openStore, type Store } from '../operations/store.js';
 import { FreedomPayClient } from '../providers/freedompay.js';
-import { layoutOf, specsOfKind } from '../providers/index.js';
+import { specsOfKind } from '../providers/index.js';
 import { ProviderTransport } from '../providers/transport.js';
 import { formatReport, reconcileFreedomPay } from './freedompay.js';
 
@@ -53,25 +52,18 @@ export async function runReconcileCli(args: string[], config: Readonly<Config>, 
     return EXIT_FAILED;
   }
 
-  const redis = createRedis(config.redisUrl, 'api', { cluster: config.redisCluster });
-  let redisError = '';
-  redis.on('error', (err: Error) => (redisError = err.message));
-  const queues = new ProviderQueues(redis, layoutOf(config));
   const transport = new ProviderTransport(baseUrl, { timeoutMs: config.providerTimeoutMs, connections: 1 });
   const client = new FreedomPayClient(transport, baseUrl, { merchantId, secretKey });
+  let store: Store | undefined;
   try {
-    // BullMQ waits for a connection forever; the CLI must say Redis is away instead (exit 2).
-    await Promise.race([redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref())]).catch((err: Error) => {
-      throw new Error(`Redis at REDIS_URL does not answer: ${err.message}`);
-    });
-    const report = await reconcileFreedomPay({ client, queues, progress: (line) => io.stderr.write(`${line}\n`) }, values.from!, values.to!);
+    store = await openStore(config);
+    const report = await reconcileFreedomPay({ client, queues: store.queues, progress: (line) => io.stderr.write(`${line}\n`) }, values.from!, values.to!);
     io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return report.differences.length === 0 ? EXIT_SAME : EXIT_DIFFERENT;
   } catch (err) {
-    io.stderr.write(`reconcile failed: ${(err as Error).message}${redisError ? ` (redis: ${redisError})` : ''}\n`);
+    io.stderr.write(`reconcile failed: ${(err as Error).message}\n`);
     return EXIT_FAILED;
   } finally {
-    await Promise.allSettled([queues.close(), transport.close()]);
-    await closeRedis(redis);
+    await Promise.allSettled([store?.close(), transport.close()]);
   }
 }

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { providerOfRecordId } from '../domain/ids.js';
-import { jobHistory, recordError, recordState, type JobResult, type RecordState } from '../domain/record.js';
+import { jobHistory, recordError, recordState, type RecordState, type StoredJobResult } from '../domain/record.js';
 
 /** CONTRACT §3: the record an API client sees for a confirmation, payment or receipt. */
 export interface RecordView {
@@ -27,7 +27,7 @@ export function toRecordView(job: Job, jobState: Awaited<ReturnType<Job['getStat
   const history = jobHistory(job, provisional);
   const state = recordState(jobState, history)!;
   const data = job.data as Record<string, unknown>;
-  const result = state === 'succeeded' ? ((job.returnvalue as JobResult | null) ?? null) : null;
+  const result = state === 'succeeded' ? ((job.returnvalue as StoredJobResult | null) ?? null) : null;
   const view: RecordView = {
     id: job.id!,
     // The id names the provider; the queue may be one of its shards.

@@ -13,8 +13,9 @@ import type { RecordView } from './record-view.js';
  * What a money record leaves behind once its job is gone (issue 15, CONTRACT §2 IDEMPOTENCY_DAYS): a small hash per
  * Payme Go Idempotency-Key and per Freedom Pay payment_id + operation_type, so a repeat long after RETENTION_DAYS
  * answers what happened instead of charging or creating again. Written when the request is accepted (state `claimed`,
- * then `queued` in the same transaction as the job's add, producers/money-intake.ts) and when the job ends (its final
- * state); it expires RETENTION_DAYS + IDEMPOTENCY_DAYS after its last write, in the queue's slot.
+ * then `queued` in the same transaction as the job's add, producers/money-intake.ts), when the job ends (its final
+ * state), and again when an operator removes a dead letter (operations/dead-letters.ts: a dead letter may outlive the
+ * tombstone of its end); it expires RETENTION_DAYS + IDEMPOTENCY_DAYS after its last write, in the queue's slot.
  *
  * Fields: `fp` the request's fingerprint, `state`, `at` accepted (ms), `fin` finished (ms), `sum` the amount (sums) or
  * the receipt's total (tiyins).

@@ -5,7 +5,7 @@ import { attemptsInRun, decodeAttempts, hadLostAnswer, lastCallFailed, type Atte
 import { retryable, type FailureOutcome, type Outcome } from '../domain/outcome.js';
 import type { JobResult } from '../domain/record.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics, ProviderMetrics } from '../observability/metrics.js';
 import { answerStatus, type ProviderAnswer } from '../providers/transport.js';
 import type { Circuit } from './circuit.js';
 import { DeadLetter, RetryableFailure } from './failures.js';
@@ -15,6 +15,8 @@ export interface AttemptContext {
   provider: Provider;
   config: Readonly<Config>;
   metrics: Metrics;
+  /** The provider's per-job metrics, label sets resolved once. */
+  providerMetrics: ProviderMetrics;
   logger: Logger;
   circuit: Circuit;
   /** Pauses the provider's queue for every worker (BullMQ's limiter). */
@@ -38,10 +40,11 @@ export interface AttemptOptions {
  * attempt. Whatever happens, exactly one entry describes the call.
  */
 export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCall, options: AttemptOptions = {}): Promise<JobResult> {
-  const history = decodeAttempts(job.stacktrace);
-  // Asked only while the circuit is open: a job whose latest call failed probes on the backed-off schedule.
-  const wait = await ctx.circuit.admit(job.id!, () => (lastCallFailed(history, readProgress(job).uncounted ?? []) ? 'retry' : 'fresh'));
+  // The kind is asked only while the circuit is open: a job whose latest call failed probes on the backed-off schedule.
+  const kind = () => (lastCallFailed(decodeAttempts(job.stacktrace), readProgress(job).uncounted ?? []) ? 'retry' : 'fresh');
+  const wait = ctx.circuit.callsFreely() ? 0 : await ctx.circuit.admit(job.id!, kind);
   if (wait > 0) return waitOutCircuit(ctx, job, wait);
+  const history = decodeAttempts(job.stacktrace);
   const attemptInRun = attemptsInRun(history) + 1;
   const startedAt = Date.now();
   const started = performance.now();
@@ -55,8 +58,8 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
   }
   const status = answer ? answerStatus(answer) : 'network';
   const latencyMs = answer ? answer.latencyMs : performance.now() - started;
-  ctx.metrics.attempts.inc({ provider: ctx.provider, class: outcome.class });
-  if (answer) ctx.metrics.providerDuration.observe({ provider: ctx.provider, code: String(status) }, latencyMs / 1000);
+  ctx.providerMetrics.attempt(outcome.class);
+  if (answer) ctx.providerMetrics.providerCall(String(status), latencyMs / 1000);
 
   const entry: AttemptEntry = {
     at: new Date(startedAt).toISOString(),

@@ -101,11 +101,15 @@ if ARGV[4] ~= '' then redis.call('SET', KEYS[3], '1', 'PX', probe) end
 redis.call('SET', KEYS[1], wait, 'PX', 2 * wait + tonumber(ARGV[3]))
 return wait`,
   },
-  // The pause key is deleted only while it holds the circuit's pause, never a RATE_LIMIT_<P> window's count.
   fiscalCircuitClose: {
-    numberOfKeys: 3,
+    numberOfKeys: 2,
     lua: `redis.call('DEL', KEYS[1], KEYS[2])
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1`,
+  },
+  // A queue's pause key is deleted only while it holds the circuit's pause, never a RATE_LIMIT_<P> window's count.
+  fiscalCircuitLift: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`,
   },
 } as const;
@@ -114,19 +118,23 @@ type ScriptName = keyof typeof SCRIPTS;
 type WithScripts = Record<ScriptName, (...args: (string | number)[]) => Promise<number>>;
 
 /**
- * The shared state in Redis, next to the provider's queue: `<prefix>:circuit:<provider>` (open mark and wait),
- * `…:probe` (lease) and `…:gap`, plus BullMQ's `<prefix>:<provider>:limiter` (the pause). With a hash-tagged prefix
- * (`{fiscal}`) all of them sit in one Redis Cluster slot, as the scripts need. The gap is not deleted on close: it
- * lives at most a probe and a call, and a circuit that opens again starts it over.
+ * The shared state in Redis, next to the provider's (first) queue: `<prefix>:circuit:<provider>` (open mark and wait),
+ * `…:probe` (lease) and `…:gap`, in that queue's Redis Cluster slot; plus BullMQ's limiter key of each of the
+ * provider's queues (`pauseKeys`: one per shard, each in its own slot), which hold the pause. The gap is not deleted on
+ * close: it lives at most a probe and a call, and a circuit that opens again starts it over.
  */
 export class RedisCircuitShare implements CircuitShare {
   private readonly mark: string;
   private readonly lease: string;
   private readonly gap: string;
-  private readonly pause: string;
   private readonly redis: WithScripts;
 
-  constructor(redis: RedisClient, prefix: string, provider: string) {
+  constructor(
+    redis: RedisClient,
+    prefix: string,
+    provider: string,
+    private readonly pauseKeys: readonly string[],
+  ) {
     for (const [name, script] of Object.entries(SCRIPTS)) {
       if (!(name in redis)) redis.defineCommand(name, script);
     }
@@ -134,7 +142,6 @@ export class RedisCircuitShare implements CircuitShare {
     this.mark = `${prefix}:circuit:${provider}`;
     this.lease = `${prefix}:circuit:${provider}:probe`;
     this.gap = `${prefix}:circuit:${provider}:gap`;
-    this.pause = `${prefix}:${provider}:limiter`;
   }
 
   async open(timing: ProbeTiming): Promise<void> {
@@ -154,7 +161,8 @@ export class RedisCircuitShare implements CircuitShare {
   }
 
   async close(): Promise<void> {
-    await this.redis.fiscalCircuitClose(this.mark, this.lease, this.pause, PAUSE_SENTINEL);
+    await this.redis.fiscalCircuitClose(this.mark, this.lease);
+    await Promise.all(this.pauseKeys.map((key) => this.redis.fiscalCircuitLift(key, PAUSE_SENTINEL)));
   }
 }
 

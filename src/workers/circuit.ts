@@ -72,6 +72,14 @@ export class Circuit {
   }
 
   /**
+   * True when a job may call without asking anything: closed here, and no look at the shared state due. The common case
+   * on a job's path, answered without a promise (`admit` otherwise).
+   */
+  callsFreely(): boolean {
+    return !this.open && !this.sharedCheck && this.now() < this.nextSharedCheckAt;
+  }
+
+  /**
    * How long a job must wait before it may call, or 0 when it may call now (and is then the probe if open). `kind` says
    * whether the job's own latest call failed (asked only while the circuit is open).
    */

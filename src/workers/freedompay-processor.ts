@@ -1,8 +1,9 @@
 import { DelayedError, type Job } from 'bullmq';
 import { decodeAttempts, type AttemptEntry } from '../domain/attempt.js';
+import { forcedRun } from '../domain/forced-replay.js';
 import type { ReceiptJobData } from '../domain/jobs.js';
 import { receiptDifference } from '../domain/receipt-totals.js';
-import { clientError } from '../domain/outcome.js';
+import { ambiguous, clientError } from '../domain/outcome.js';
 import type { JobResult } from '../domain/record.js';
 import {
   FreedomPayClient,
@@ -14,7 +15,7 @@ import {
   type ReceiptObject,
 } from '../providers/freedompay.js';
 import type { ReceiptSpec } from '../providers/spec.js';
-import { runAttempt, type AttemptContext } from './attempt-runner.js';
+import { refuseWithoutCall, runAttempt, type AttemptContext } from './attempt-runner.js';
 import { backoffDelay } from './backoff.js';
 import { DeadLetter } from './failures.js';
 import { currentRun, readProgress, recordStep } from './job-progress.js';
@@ -60,6 +61,7 @@ export const freedomPayProcessorFactory: ProcessorFactory<ReceiptSpec> = ({ spec
       return settle(ctx, job, token, read, false);
     }
     const found = mayAlreadyExist(job) ? await lookUp(ctx, client, job) : undefined;
+    if (!found) refuseUnforcedCreate(ctx, job, run);
     const created =
       found ??
       (await runAttempt(
@@ -81,6 +83,27 @@ export const freedomPayProcessorFactory: ProcessorFactory<ReceiptSpec> = ({ spec
 /** A create may have reached the provider before: an earlier attempt of this job failed, stalled or was replayed. */
 function mayAlreadyExist(job: Job): boolean {
   return decodeAttempts(job.stacktrace).length > 0 || (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0;
+}
+
+/**
+ * A new run after one that ended `ambiguous` (its last create may have reached Freedom Pay, and no look-up found the
+ * receipt: the provider's list may not show it yet) creates only when an operator forced this very run (issue 15,
+ * CONTRACT §4), whatever started it: the board and the API skip such a dead letter without `force`, and this holds the
+ * same line for BullMQ's own retry or any other tool. The look-up before it still adopts a receipt that shows up.
+ * Within a run, an ambiguous create is retried, always after a look-up (CONTRACT §4: receipts are looked up first).
+ */
+function refuseUnforcedCreate(ctx: AttemptContext, job: Job<ReceiptJobData>, run: number): void {
+  if (run === 0 || forcedRun(job.progress) === run) return;
+  const lastEnd = decodeAttempts(job.stacktrace).findLast((entry) => entry.terminal);
+  if (lastEnd?.class !== 'ambiguous') return;
+  refuseWithoutCall(
+    ctx,
+    job,
+    ambiguous(
+      'forced_replay_needed',
+      `an earlier create of this receipt may have reached Freedom Pay and the look-up found none; it is created again only by a replay with force, after checking with Freedom Pay (fiscal-worker dead replay --force ${job.id})`,
+    ),
+  );
 }
 
 /** GET /v5/receipts?payment_id=…: the sale's receipt, if one was made (a failed one does not count). */

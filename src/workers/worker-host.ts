@@ -2,11 +2,11 @@ import { DelayedError, UnrecoverableError, Worker, type Job, type Processor } fr
 import type { Config } from '../config/env.js';
 import { attemptsInRun, decodeAttempts } from '../domain/attempt.js';
 import type { Provider } from '../domain/provider.js';
-import type { JobResult } from '../domain/record.js';
+import { toStoredResult, type JobResult } from '../domain/record.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import { ProviderMetrics, type Metrics } from '../observability/metrics.js';
 import { isMoneyProvider, providerSpec } from '../providers/index.js';
 import { DEAD_LETTER_INDEX_SECONDS, keepInIndex, referenceIndexKey, successOutlivesIndex } from '../records/indexes.js';
 import { recordTombstone, tombstoneKey, tombstoneSeconds } from '../records/tombstones.js';
@@ -79,6 +79,7 @@ function limiterFor(callsPerSecond: number | undefined, shards: number): { max: 
 export class WorkerHost {
   private readonly workers: Worker[] = [];
   private readonly circuits = new Map<Provider, Circuit>();
+  private readonly providerMetrics = new Map<Provider, ProviderMetrics>();
   readonly transports: TransportPool;
   private readonly listeners: TerminalListener[] = [];
   private readonly beforeListeners: BeforeTerminalListener[] = [];
@@ -111,17 +112,25 @@ export class WorkerHost {
         probeMs: config.circuit.probeMs,
         maxProbeMs: config.retry.maxMs,
         callTimeoutMs: config.providerTimeoutMs,
-        share: new RedisCircuitShare(this.deps.connection, refs[0]!.prefix, provider),
+        share: new RedisCircuitShare(
+          this.deps.connection,
+          refs[0]!.prefix,
+          provider,
+          refs.map((ref) => `${ref.prefix}:${ref.name}:limiter`),
+        ),
         onChange: (open) => {
           metrics.circuitOpen.set({ provider }, open ? 1 : 0);
           logger[open ? 'warn' : 'info']({ provider }, open ? 'provider circuit opened' : 'provider circuit closed');
         },
       });
       this.circuits.set(provider, circuit);
+      const providerMetrics = new ProviderMetrics(metrics, provider);
+      this.providerMetrics.set(provider, providerMetrics);
       const ctx: AttemptContext = {
         provider,
         config,
         metrics,
+        providerMetrics,
         logger,
         circuit,
         pause: async (ms) => {
@@ -129,9 +138,9 @@ export class WorkerHost {
         },
       };
       const process = this.announcingEnds(provider, processorFor({ spec: providerSpec(provider), ctx, transports: this.transports, deps: this.deps.processors }));
-      const processor: Processor = (job, token) => {
+      const processor: Processor = async (job, token) => {
         applyRunPolicy(job);
-        return process(job, token);
+        return toStoredResult(await process(job, token));
       };
       for (const ref of refs) {
         const worker = new Worker(ref.name, processor, {
@@ -179,9 +188,8 @@ export class WorkerHost {
   }
 
   private finish(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {
-    const { metrics, logger } = this.deps;
-    metrics.finished.inc({ provider, state });
-    metrics.jobDuration.observe({ provider, state }, Math.max(0, Date.now() - job.timestamp) / 1000);
+    const { logger } = this.deps;
+    this.providerMetrics.get(provider)?.finished(state, Math.max(0, Date.now() - job.timestamp) / 1000);
     // Successes are counted by metrics and kept on the record; at thousands a second an info line each would be the
     // hot path's biggest cost, so they log at debug. Every dead letter logs a warning.
     if (state === 'dead') logger.warn(this.finishFields(provider, job, state), 'job dead-lettered');

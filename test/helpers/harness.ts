@@ -32,6 +32,7 @@ export interface HarnessOptions {
   providers?: Provider[];
   callbackTransport?: AppOptions['callbackTransport'];
   callbackGraceMs?: number;
+  onLateConfigError?: AppOptions['onLateConfigError'];
 }
 
 export interface Harness {
@@ -80,6 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.providers ? { providers: options.providers } : {}),
     ...(options.callbackTransport ? { callbackTransport: options.callbackTransport } : {}),
     ...(options.callbackGraceMs !== undefined ? { callbackGraceMs: options.callbackGraceMs } : {}),
+    ...(options.onLateConfigError ? { onLateConfigError: options.onLateConfigError } : {}),
   });
   const url = await app.start();
   const token = config.apiTokens[0];

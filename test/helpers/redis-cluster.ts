@@ -32,7 +32,11 @@ function redisCli(args: string[], timeoutMs = 30_000): Promise<string> {
   });
 }
 
-export async function startRedisCluster(masters = 3): Promise<LocalCluster> {
+/**
+ * `durable` (the default) gives each node an fsync-always AOF so a test can kill a node and see what survived; the
+ * benchmark turns it off to measure the product, not the disk.
+ */
+export async function startRedisCluster(masters = 3, { durable = true }: { durable?: boolean } = {}): Promise<LocalCluster> {
   const nodes: ThrowawayRedis[] = [];
   const stop = async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));
@@ -44,7 +48,7 @@ export async function startRedisCluster(masters = 3): Promise<LocalCluster> {
       // stop()), so a node killed and started again keeps its data.
       const args = async () => [
         ...['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'],
-        ...['--appendonly', 'yes', '--appendfsync', 'always'],
+        ...(durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : []),
       ];
       nodes.push(await startRedisServer(args));
     }

@@ -32,7 +32,8 @@ export function buildOpenApi(confirmationSchema: z.ZodType, extraPaths: Record<s
       payment_id: { type: 'string' },
       transaction_id: { type: 'string' },
       state: { type: 'string', enum: ['queued', 'active', 'retrying', 'succeeded', 'dead'] },
-      attempts: { type: 'integer' },
+      // null in a money record answered from its tombstone (issue 15): the job and its history are gone.
+      attempts: { type: ['integer', 'null'] },
       created_at: { type: 'string', format: 'date-time' },
       finished_at: { type: ['string', 'null'], format: 'date-time' },
       result: {},
@@ -42,6 +43,9 @@ export function buildOpenApi(confirmationSchema: z.ZodType, extraPaths: Record<s
       },
       reference: { type: ['string', 'null'] },
       history: { type: 'array', items: { type: 'object' } },
+      amount: { type: 'integer', description: 'Payme Go: the charge in sums' },
+      total_minor: { type: 'integer', description: 'Freedom Pay, from a tombstone: the settlements total in tiyins' },
+      expired: { type: 'boolean', description: 'true: the record is gone (RETENTION_DAYS) and this is what its tombstone keeps (IDEMPOTENCY_DAYS)' },
     },
   };
   const errors = (...codes: number[]) =>
