@@ -1,4 +1,5 @@
 import type { Layout, QueueRef } from '../infra/layout.js';
+import { luaScript, runLua } from '../infra/lua.js';
 import type { RedisClient } from '../infra/redis.js';
 
 /**
@@ -32,13 +33,12 @@ export function successOutlivesIndex(acceptedAt: number, finishedAt: number, ret
 export const DEAD_LETTER_INDEX_SECONDS = 50 * 365 * 86_400;
 
 // ZADD NX: an entry still there keeps its place (its acceptance time); one the index lost when it expired is put back.
-const KEEP_LUA = `redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2])
+const KEEP = luaScript(
+  `redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2])
 if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return 1`;
-
-interface WithKeep {
-  fiscalIndexKeep(key: string, score: number, member: string, seconds: number): Promise<number>;
-}
+return 1`,
+  1,
+);
 
 /**
  * Keeps a record in its reference index and makes the index live at least `seconds` more: a dead letter's for as long
@@ -46,6 +46,5 @@ interface WithKeep {
  * it was added to has expired (it took longer than RETENTION_DAYS), so the entry is put back, at its acceptance time.
  */
 export async function keepInIndex(redis: RedisClient, key: string, entry: { recordId: string; acceptedAt: number }, seconds: number): Promise<void> {
-  if (!('fiscalIndexKeep' in redis)) redis.defineCommand('fiscalIndexKeep', { numberOfKeys: 1, lua: KEEP_LUA });
-  await (redis as unknown as WithKeep).fiscalIndexKeep(key, entry.acceptedAt, entry.recordId, seconds);
+  await runLua(redis, KEEP, [key], [entry.acceptedAt, entry.recordId, seconds]);
 }

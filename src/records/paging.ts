@@ -1,3 +1,4 @@
+import { luaScript, runLua } from '../infra/lua.js';
 import type { RedisClient } from '../infra/redis.js';
 
 /** One member of a sorted set, with the set it came from. */
@@ -36,7 +37,8 @@ export async function pageNewestFirst(redis: RedisClient, keys: readonly string[
  * below the cursor's; then one range by rank. Every step is O(log N), so a page costs the same wherever it starts.
  * Members are compared byte by byte, the order Redis keeps ties in (Lua's own < follows the server's locale).
  */
-const PAGE_AFTER_LUA = `local key, score, member = KEYS[1], ARGV[1], ARGV[2]
+const PAGE_AFTER = luaScript(
+  `local key, score, member = KEYS[1], ARGV[1], ARGV[2]
 local function before(a, b)
   for i = 1, math.min(#a, #b) do
     local x, y = string.byte(a, i), string.byte(b, i)
@@ -50,16 +52,13 @@ while lo < hi do
   local mid = math.floor((lo + hi) / 2)
   if before(redis.call('ZREVRANGE', key, mid, mid)[1], member) then hi = mid else lo = mid + 1 end
 end
-return redis.call('ZREVRANGE', key, lo, lo + tonumber(ARGV[3]) - 1, 'WITHSCORES')`;
-
-interface WithPageAfter {
-  fiscalPageAfter(key: string, score: string, member: string, count: number): Promise<string[]>;
-}
+return redis.call('ZREVRANGE', key, lo, lo + tonumber(ARGV[3]) - 1, 'WITHSCORES')`,
+  1,
+);
 
 async function readKey(redis: RedisClient, key: string, limit: number, after: { score: number; member: string } | undefined): Promise<Ranked[]> {
   if (!after) return ranked(key, await redis.zrevrange(key, 0, limit, 'WITHSCORES'));
-  if (!('fiscalPageAfter' in redis)) redis.defineCommand('fiscalPageAfter', { numberOfKeys: 1, lua: PAGE_AFTER_LUA });
-  return ranked(key, await (redis as unknown as WithPageAfter).fiscalPageAfter(key, String(after.score), after.member, limit + 1));
+  return ranked(key, await runLua<string[]>(redis, PAGE_AFTER, [key], [String(after.score), after.member, limit + 1]));
 }
 
 function ranked(key: string, flat: string[]): Ranked[] {
