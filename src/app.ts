@@ -8,7 +8,8 @@ import { startupProblems } from './config/production.js';
 import { PROVIDERS, type Provider } from './domain/provider.js';
 import { registerBoard } from './http/board.js';
 import { bearerAuth } from './http/auth.js';
-import { attachDeadline, type RequestDeadline } from './http/deadline.js';
+import { attachDeadline } from './http/deadline.js';
+import type { StoreDeadline } from './infra/deadline.js';
 import { confirmationRoutes } from './http/routes/confirmations.js';
 import { paymentOpenApiPaths, paymentRoutes } from './http/routes/payments.js';
 import { receiptOpenApiPaths, receiptRoutes } from './http/routes/receipts.js';
@@ -106,7 +107,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     const payments = new PaymentProducer({ config, queues, metrics });
     const receipts = new ReceiptProducer({ config, queues, metrics });
     await http.register(async (v1) => {
-      v1.decorateRequest('deadline', null as unknown as RequestDeadline);
+      v1.decorateRequest('deadline', null as unknown as StoreDeadline);
       v1.addHook('onRequest', attachDeadline);
       v1.addHook('onRequest', bearerAuth(config.apiTokens, config.apiTokenLabels));
       await v1.register(confirmationRoutes, { producer, records });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import type { Logger } from '../observability/logger.js';
+import { lazyChildLogger, type Logger } from '../observability/logger.js';
 import { ApiError, errorHandler } from './errors.js';
 import { MAX_JSON_DEPTH, jsonDepth } from '../domain/json-depth.js';
 
@@ -15,6 +15,7 @@ export function createHttpServer(logger: Logger): FastifyInstance {
     bodyLimit: ONE_MIB,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -42,16 +43,21 @@ export function createHttpServer(logger: Logger): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (request, reply) => {
+  // Hooks on every request take `done` rather than being async: no promise per request and hook (issue 18 profiles).
+  app.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
     if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
   // One access-log line per request; bodies and headers (tokens) are never logged.
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, path: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) },
-      'request finished',
-    );
+  app.addHook('onResponse', (request, reply, done) => {
+    if (logger.isLevelEnabled('info')) {
+      request.log.info(
+        { method: request.method, path: request.routeOptions.url ?? request.url.split('?')[0], status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) },
+        'request finished',
+      );
+    }
+    done();
   });
   // Typed with the default logger so route modules need not know it is pino.
   return app as unknown as FastifyInstance;

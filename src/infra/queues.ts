@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Provider } from '../domain/provider.js';
 import type { Layout, QueueRef } from './layout.js';
-import type { RedisClient } from './redis.js';
+import { closeRedis, type RedisClient } from './redis.js';
 
 /**
  * One BullMQ queue per provider (and per shard of a sharded one), so one provider's outage never holds another's jobs.
@@ -10,6 +10,7 @@ import type { RedisClient } from './redis.js';
  */
 export class ProviderQueues {
   private readonly queues = new Map<string, Queue>();
+  private intake: RedisClient | undefined;
 
   constructor(
     private readonly connection: RedisClient,
@@ -50,6 +51,24 @@ export class ProviderQueues {
     return ref ? { ref, queue: this.queue(ref) } : undefined;
   }
 
+  /** The connection BullMQ's queues use, and define their scripts on. */
+  get queueConnection(): RedisClient {
+    return this.connection;
+  }
+
+  /**
+   * A second connection, for the intake's MULTIs (producers/transaction.ts): ioredis copies every script a connection
+   * knows onto each MULTI built on it, and BullMQ defines some sixty on the queues' connection; that copy cost a single
+   * POST more than the rest of its work (docs/BENCHMARKS.md). Made on first use; its errors surface on its commands.
+   */
+  get intakeConnection(): RedisClient {
+    if (!this.intake) {
+      this.intake = this.connection.duplicate() as RedisClient;
+      this.intake.on('error', () => undefined);
+    }
+    return this.intake;
+  }
+
   /** BullMQ's job hash of a record (tests and benchmarks read it directly). */
   jobKey(recordId: string): string {
     const ref = this.layout.queueOfRecord(recordId);
@@ -60,5 +79,7 @@ export class ProviderQueues {
   async close(): Promise<void> {
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
+    if (this.intake) await closeRedis(this.intake);
+    this.intake = undefined;
   }
 }

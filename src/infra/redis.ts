@@ -48,30 +48,6 @@ export function createRedis(url: string, role: RedisRole, options: RedisTargetOp
   return new Cluster([{ host: seed.hostname.replace(/^\[|\]$/g, ''), port: Number(seed.port || 6379) }], clusterOptions);
 }
 
-/** CONTRACT §3: a request that would store something answers 503 within 5 s; the rest is left for the answer. */
-export const STORE_DEADLINE_MS = 4500;
-
-/**
- * One deadline for the Redis round trips of one request: `within(work)` rejects once `signal` aborts (by default
- * STORE_DEADLINE_MS from now) and `work` has not settled. commandTimeout bounds one command on one connection, but a
- * request makes several round trips, and an ioredis Cluster parks commands with no timeout at all while none of its
- * nodes answers. The HTTP layer passes one signal per request (http/deadline.ts): the deadline counts from arrival,
- * whatever steps the request takes, and a request that ended stops its work. A command cut off here may still run
- * later; the intake is idempotent, so a repeat of the request finds what it stored.
- */
-export function storeDeadline(ms = STORE_DEADLINE_MS, signal: AbortSignal = AbortSignal.timeout(ms)): <T>(work: Promise<T>) => Promise<T> {
-  return (work) =>
-    new Promise((resolve, reject) => {
-      const expired = () => reject(new Error(`Redis did not answer within ${ms} ms of the request's arrival`));
-      if (signal.aborted) {
-        work.catch(() => undefined);
-        return expired();
-      }
-      signal.addEventListener('abort', expired, { once: true });
-      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', expired));
-    });
-}
-
 /** Redis did not answer: the caller must say so (503), never "accepted" for something not stored. */
 export class UnavailableError extends Error {
   constructor(cause: unknown, message = 'Redis is not answering; nothing was stored, retry later') {

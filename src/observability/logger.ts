@@ -37,3 +37,22 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/**
+ * fastify's `childLoggerFactory`: `request.log` is a pino child (with the request id) made only when something logs
+ * through it. Most requests log nothing at LOG_LEVEL=warn, and a child costs the serialization and redaction of its
+ * bindings (issue 18 profiles). Levels the logger does not write stay pino's own no-ops.
+ */
+export function lazyChildLogger(logger: Logger, bindings: Record<string, unknown>, options: object): Logger {
+  let child: Logger | undefined;
+  const real = () => (child ??= logger.child(bindings, options));
+  const view = Object.create(logger) as Record<string, unknown>;
+  for (const level of LEVELS) {
+    if (logger.isLevelEnabled(level)) view[level] = (...args: unknown[]) => (real()[level] as (...a: unknown[]) => void)(...args);
+  }
+  view.child = (...args: Parameters<Logger['child']>) => real().child(...args);
+  view.bindings = () => real().bindings();
+  return view as unknown as Logger;
+}

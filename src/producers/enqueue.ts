@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import type { Config } from '../config/env.js';
 import type { ConfirmationIntake, EnqueueOptions, EnqueueOutcome, HoldOptions } from '../domain/enqueue.js';
 import { recordId } from '../domain/ids.js';
@@ -8,10 +7,12 @@ import { isProvider } from '../domain/provider.js';
 import { normalizeQrCode } from '../domain/qr.js';
 import type { QueueRef } from '../infra/layout.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import { UnavailableError, storeDeadline } from '../infra/redis.js';
+import { storeDeadline } from '../infra/deadline.js';
+import { UnavailableError } from '../infra/redis.js';
 import type { Metrics } from '../observability/metrics.js';
 import { referenceIndexKey } from '../records/indexes.js';
 import { confirmationSchema, externalIdOf } from './schemas.js';
+import { confirmAll } from './confirm-script.js';
 import { addJobTo, runTransaction } from './transaction.js';
 
 export interface ProducerDeps {
@@ -32,10 +33,10 @@ interface Accepted {
  * is derived from provider + payment id, so a repeat is a duplicate (same qr_code) or a conflict (another one) for
  * RETENTION_DAYS.
  *
- * One round trip per queue slot, whatever the number of items (issue 18): a MULTI reads each record's existing data and
- * runs BullMQ's own add (idempotent on the job id) and the reference index, atomically. The read tells created from
- * duplicate and conflict; the add does nothing for a record that exists; no claim key is needed, and two racing
- * requests never both answer "created" because the second transaction runs after the first.
+ * One round trip per queue slot, whatever the number of items (issue 18): per item, one script reads the record's
+ * existing data and, only if there is none, writes the reference index and runs BullMQ's own add, atomically
+ * (producers/confirm-script.ts). The read tells created from duplicate and conflict; no claim key is needed, and two
+ * racing requests never both answer "created" because the second script runs after the first.
  */
 export class ConfirmationProducer implements ConfirmationIntake {
   private readonly schema;
@@ -77,7 +78,7 @@ export class ConfirmationProducer implements ConfirmationIntake {
     const queue = this.deps.queues.queue(ref);
     const { provider: _provider, ...fields } = body;
     const data = { ...fields, links: options.links, held: { problems: options.problems } };
-    await runTransaction(queue, (multi) => addJobTo(multi, queue, 'confirm', data, id));
+    await runTransaction(this.deps.queues, queue, (multi) => addJobTo(multi, queue, 'confirm', data, id));
     return { id };
   }
 
@@ -93,13 +94,16 @@ export class ConfirmationProducer implements ConfirmationIntake {
       }
       const id = recordId(checked.input.provider, externalIdOf(checked.input));
       const ref = this.deps.queues.layout.queueOfRecord(id)!;
-      const group = bySlot.get(ref.name) ?? { ref, items: [] };
+      let group = bySlot.get(ref.name);
+      if (!group) bySlot.set(ref.name, (group = { ref, items: [] }));
       group.items.push({ index, id, input: checked.input, data: jobData(checked.input, options.links) });
-      bySlot.set(ref.name, group);
     }
     const within = options.within ?? storeDeadline();
     try {
-      await within(Promise.all([...bySlot.values()].map(({ ref, items }) => this.addAll(ref, items, outcomes))));
+      const groups = [...bySlot.values()];
+      // One queue slot (a single POST, most batches of one provider): no Promise.all around one round trip.
+      if (groups.length === 1) await within(this.addAll(groups[0]!.ref, groups[0]!.items, outcomes));
+      else if (groups.length > 1) await within(Promise.all(groups.map(({ ref, items }) => this.addAll(ref, items, outcomes))));
     } catch (err) {
       throw err instanceof UnavailableError ? err : new UnavailableError(err);
     }
@@ -109,32 +113,20 @@ export class ConfirmationProducer implements ConfirmationIntake {
     return outcomes;
   }
 
-  /** One MULTI for the items of one queue: per item HGET data, then BullMQ's add, then the reference index. */
+  /** One script per item, in one round trip for the items of one queue (producers/confirm-script.ts). */
   private async addAll(ref: QueueRef, items: Accepted[], outcomes: EnqueueOutcome[]): Promise<void> {
     const { queues, config } = this.deps;
-    const queue: Queue = queues.queue(ref);
-    const now = Date.now();
-    const readAt: number[] = [];
-    const results = await runTransaction(queue, async (multi) => {
-      const adds: Promise<void>[] = [];
-      let replies = 0;
-      readAt.length = 0;
-      for (const { id, data } of items) {
-        readAt.push(replies);
-        multi.hget(queues.layout.jobKey(ref, id), 'data');
-        adds.push(addJobTo(multi, queue, 'confirm', data, id));
-        replies += 2;
-        if (data.reference) {
-          multi.fiscalIndex(referenceIndexKey(queues.layout, ref, data.reference), now, id, config.retentionSeconds);
-          replies += 1;
-        }
-      }
-      await Promise.all(adds);
-    });
+    const replies = await confirmAll(
+      queues,
+      queues.queue(ref),
+      items.map(({ id, data }) => ({ id, data, ...(data.reference ? { indexKey: referenceIndexKey(queues.layout, ref, data.reference) } : {}) })),
+      Date.now(),
+      config.retentionSeconds,
+    );
     items.forEach(({ index, id, input }, i) => {
-      const existing = results[readAt[i]!] as string | null;
-      if (existing === null) outcomes[index] = { result: 'created', id, provider: input.provider };
-      else outcomes[index] = sameQr(existing, input.qr_code) ? { result: 'duplicate', id, provider: input.provider } : conflict(id, input.provider);
+      const reply = replies[i]!;
+      if (reply.added) outcomes[index] = { result: 'created', id, provider: input.provider };
+      else outcomes[index] = sameQr(reply.existingData, input.qr_code) ? { result: 'duplicate', id, provider: input.provider } : conflict(id, input.provider);
     });
   }
 }

@@ -3,7 +3,8 @@ import type { Deadline, EnqueueOutcome } from '../domain/enqueue.js';
 import type { Provider } from '../domain/provider.js';
 import { luaScript, runLua } from '../infra/lua.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import { UnavailableError, storeDeadline, type RedisClient } from '../infra/redis.js';
+import { storeDeadline } from '../infra/deadline.js';
+import { UnavailableError, type RedisClient } from '../infra/redis.js';
 import { readTombstone, tombstoneKey, tombstoneSeconds } from '../records/tombstones.js';
 import { addJobTo, runTransaction } from './transaction.js';
 
@@ -75,7 +76,7 @@ export async function enqueueAtMostOnce(deps: MoneyIntakeDeps, job: MoneyJob, wi
     }
     const jobKey = queues.layout.jobKey(ref, id);
     await within(
-      runTransaction(queue, async (multi) => {
+      runTransaction(queues, queue, async (multi) => {
         const added = addJobTo(multi, queue, job.name, data, id);
         multi.fiscalTombQueued(jobKey, tomb, seconds);
         await added;

@@ -1,14 +1,9 @@
 import { Job, type Queue } from 'bullmq';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import type { ProviderQueues } from '../infra/queues.js';
 import type { RedisClient } from '../infra/redis.js';
 
-/**
- * Lua our intake runs inside the same MULTI as BullMQ's own add, defined once per connection.
- *
- * fiscalIndex — KEYS[1] a sorted set of record ids (the `reference` index), ARGV score, member, ttl (s): adds the id
- * and makes the index live at least `ttl` more seconds, never less than it already would (a dead letter's index lives
- * as long as the dead letter: records/indexes.ts).
- */
+/** Lua the money intake runs inside the same MULTI as BullMQ's own add, defined once per connection. */
 const SCRIPTS = {
   // KEYS[1] job hash, KEYS[2] tombstone: a money record's tombstone says `queued` only if its job really exists, so a
   // transaction whose add failed (a script unknown to a restarted node) never leaves `queued` without a job.
@@ -19,39 +14,48 @@ redis.call('HSET', KEYS[2], 'state', 'queued')
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1`,
   },
-  fiscalIndex: {
-    numberOfKeys: 1,
-    lua: `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return 1`,
-  },
 } as const;
 
 export type IntakeCommands = ChainableCommander & {
-  fiscalIndex(key: string, score: number, member: string, ttlSeconds: number): ChainableCommander;
   fiscalTombQueued(jobKey: string, tombKey: string, ttlSeconds: number): ChainableCommander;
 };
 
-export function defineIntakeScripts(redis: RedisClient): void {
-  for (const [name, script] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, script);
+type Scripts = Record<string, { lua: string; numberOfKeys: number | null }>;
+const scriptsOf = (client: RedisClient) => (client as unknown as { scriptsSet: Scripts }).scriptsSet;
+
+/** BullMQ's add scripts (`addStandardJob:<version>` and its kin): the only ones of its sixty an intake MULTI runs. */
+const BULLMQ_ADD = /^add\w*Job:/;
+
+/**
+ * Ours, and BullMQ's adds copied from the queues' connection once BullMQ defined them there (the names carry BullMQ's
+ * version, so the copy is what BullMQ itself would run).
+ */
+function defineIntakeScripts(intake: RedisClient, queueConnection: RedisClient): void {
+  if ('fiscalTombQueued' in intake) return;
+  for (const [name, script] of Object.entries(scriptsOf(queueConnection))) {
+    if (BULLMQ_ADD.test(name)) intake.defineCommand(name, { lua: script.lua, ...(script.numberOfKeys === null ? {} : { numberOfKeys: script.numberOfKeys }) });
+  }
+  for (const [name, script] of Object.entries(SCRIPTS)) intake.defineCommand(name, script);
 }
 
 /**
- * Builds and runs a MULTI on the queue's own client, so BullMQ's add script and ours run in one atomic round trip (all
+ * Builds and runs a MULTI on the intake's connection, so BullMQ's add script and ours run in one atomic round trip (all
  * keys of one queue share a hash slot on a Redis Cluster: infra/layout.ts). Returns the replies; an error in any of
- * them is thrown (the caller answers 503).
+ * them is thrown (the caller answers 503). The connection knows only the scripts a MULTI of the intake runs
+ * (ProviderQueues.intakeConnection says why).
  *
  * A restarted Redis has forgotten every script, and ioredis cannot learn it from inside a MULTI: it sends a script's
  * body once per connection and its SHA after that, and a NOSCRIPT reply to a queued EVALSHA arrives in EXEC's replies,
  * where ioredis does not see it. So on NOSCRIPT the scripts are loaded on every master by hand and the transaction is
  * built and run once more (what failed stored nothing: every write of ours is a script or follows from one).
  */
-export async function runTransaction(queue: Queue, build: (multi: IntakeCommands) => Promise<void>): Promise<unknown[]> {
-  const client = (await queue.backend.client) as unknown as RedisClient;
-  defineIntakeScripts(client);
+export async function runTransaction(queues: ProviderQueues, queue: Queue, build: (multi: IntakeCommands) => Promise<void>): Promise<unknown[]> {
+  // BullMQ defines its scripts on the queues' connection as the queue starts.
+  await queue.backend.client;
+  const client = queues.intakeConnection;
+  defineIntakeScripts(client, queues.queueConnection);
   for (let attempt = 1; ; attempt++) {
-    const multi = client.multi() as IntakeCommands;
+    const multi = asBullTransaction(client.multi() as IntakeCommands);
     await build(multi);
     try {
       return await execReplies(multi);
@@ -62,9 +66,19 @@ export async function runTransaction(queue: Queue, build: (multi: IntakeCommands
   }
 }
 
-/** SCRIPT LOAD of every script the client knows (BullMQ's and ours), on every master of a cluster. */
+/** What BullMQ's add calls on a transaction (its own ioredis adapter adds the same: `runCommand` queues a script). */
+function asBullTransaction(multi: IntakeCommands): IntakeCommands {
+  const commands = multi as unknown as Record<string, (args: unknown[]) => unknown> & { runCommand?: unknown };
+  commands.runCommand = (name: string, args: unknown[]) => {
+    commands[name]!(args);
+    return multi;
+  };
+  return multi;
+}
+
+/** SCRIPT LOAD of every script the client knows (BullMQ's adds and ours), on every master of a cluster. */
 async function loadScripts(client: RedisClient): Promise<void> {
-  const scripts = Object.values((client as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet ?? {});
+  const scripts = Object.values(scriptsOf(client) ?? {});
   const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
   await Promise.all(nodes.flatMap((node) => scripts.map((script) => node.script('LOAD', script.lua))));
 }

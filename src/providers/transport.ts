@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
 import { clientError, retryable, type Outcome } from '../domain/outcome.js';
 import { maskPersonalDataIn } from '../domain/personal-data.js';
+import { Sweep } from '../infra/sweep.js';
 
 /** What came back from one provider call, before any provider-specific reading. */
 export type ProviderAnswer =
@@ -22,10 +23,8 @@ export interface TransportOptions {
 /**
  * One keep-alive pool per provider base URL; `timeoutMs` bounds a call from connect to last byte.
  *
- * The bound is one AbortController per call, aborted by a single sweep over the calls in flight rather than by a timer
- * of its own (`AbortSignal.timeout` costs a timer, a weak reference and a finalizer per call: a few µs of a job's
- * budget, measured in docs/BENCHMARKS.md). The sweep runs only while calls are in flight, every tenth of the timeout
- * (at most 100 ms), so a call is cut off within 110 % of PROVIDER_TIMEOUT_MS.
+ * The bound is one AbortController per call, aborted by one sweep over the calls in flight (infra/sweep.ts) every
+ * tenth of the timeout (at most 100 ms), so a call is cut off within 110 % of PROVIDER_TIMEOUT_MS.
  */
 export class ProviderTransport {
   private readonly pool: Pool;
@@ -33,8 +32,7 @@ export class ProviderTransport {
   /** The request headers, merged once: GET, and POST with a JSON body. */
   private readonly plainHeaders: Record<string, string>;
   private readonly jsonHeaders: Record<string, string>;
-  private readonly inFlight = new Set<{ deadline: number; controller: AbortController }>();
-  private sweep: NodeJS.Timeout | undefined;
+  private readonly sweep: Sweep;
 
   constructor(
     baseUrl: string,
@@ -48,47 +46,33 @@ export class ProviderTransport {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.plainHeaders = { accept: 'application/json', ...options.headers };
     this.jsonHeaders = { ...this.plainHeaders, 'content-type': 'application/json' };
+    this.sweep = new Sweep(Math.max(1, Math.min(100, Math.floor(options.timeoutMs / 10))));
   }
 
   async send(method: 'GET' | 'POST', path: string, body?: string, headers?: Record<string, string>): Promise<ProviderAnswer> {
     const started = performance.now();
-    const call = { deadline: started + this.options.timeoutMs, controller: new AbortController() };
-    this.track(call);
+    const controller = new AbortController();
+    const call = { at: started + this.options.timeoutMs, fire: () => controller.abort() };
+    this.sweep.add(call);
     const base = body === undefined ? this.plainHeaders : this.jsonHeaders;
     try {
-      const res = await this.pool.request({ method, path: this.basePath + path, body, headers: headers ? { ...base, ...headers } : base, signal: call.controller.signal });
+      const res = await this.pool.request({ method, path: this.basePath + path, body, headers: headers ? { ...base, ...headers } : base, signal: controller.signal });
       const text = await res.body.text();
       const json = parseJson(text);
       return { kind: 'http', status: res.statusCode, headers: res.headers, text, json: json === NOT_JSON ? undefined : json, latencyMs: performance.now() - started };
     } catch (err) {
       const latencyMs = performance.now() - started;
-      if (call.controller.signal.aborted) return { kind: 'timeout', code: 'timeout', message: `no complete answer within ${this.options.timeoutMs} ms`, latencyMs, requestSent: true };
+      if (controller.signal.aborted) return { kind: 'timeout', code: 'timeout', message: `no complete answer within ${this.options.timeoutMs} ms`, latencyMs, requestSent: true };
       const code = errorCode(err);
       return { kind: 'network', code, message: err instanceof Error ? err.message : String(err), latencyMs, requestSent: !NOT_SENT_CODES.has(code) };
     } finally {
-      this.inFlight.delete(call);
+      this.sweep.delete(call);
     }
   }
 
   close(): Promise<void> {
-    clearInterval(this.sweep);
-    this.sweep = undefined;
+    this.sweep.stop();
     return this.pool.close();
-  }
-
-  private track(call: { deadline: number; controller: AbortController }): void {
-    this.inFlight.add(call);
-    if (this.sweep) return;
-    const every = Math.max(1, Math.min(100, Math.floor(this.options.timeoutMs / 10)));
-    this.sweep = setInterval(() => {
-      const now = performance.now();
-      for (const pending of this.inFlight) if (now >= pending.deadline) pending.controller.abort();
-      if (this.inFlight.size === 0) {
-        clearInterval(this.sweep);
-        this.sweep = undefined;
-      }
-    }, every);
-    this.sweep.unref();
   }
 }
 

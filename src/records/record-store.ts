@@ -1,7 +1,8 @@
 import type { Deadline } from '../domain/enqueue.js';
 import { recordId } from '../domain/ids.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import { UnavailableError, storeDeadline, type RedisClient } from '../infra/redis.js';
+import { storeDeadline } from '../infra/deadline.js';
+import { UnavailableError, type RedisClient } from '../infra/redis.js';
 import { CONFIRMATION_SPECS, isMoneyProvider } from '../providers/index.js';
 import { referenceIndexKeys } from './indexes.js';
 import { BadCursorError, pageNewestFirst } from './paging.js';

@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { attemptsInRun, decodeAttempts, encodeAttempt, hadLostAnswer, lastCallFailed, type AttemptEntry } from '../../src/domain/attempt.js';
 import { recordId } from '../../src/domain/ids.js';
 import { maskPersonalData, maskPhone } from '../../src/domain/personal-data.js';
-import { fiscalQrCode } from '../../src/domain/qr.js';
+import { fiscalQrCode, normalizeQrCode } from '../../src/domain/qr.js';
 import { backoffDelay } from '../../src/workers/backoff.js';
 import { Circuit } from '../../src/workers/circuit.js';
 import { MemoryCircuitShare } from '../helpers/memory-circuit-share.js';
@@ -37,6 +38,40 @@ describe('qr_code', () => {
     const r = schema.safeParse(value);
     expect(r.success).toBe(false);
     expect(r.error?.issues.map((i) => i.message).join(' ')).toMatch(message);
+  });
+
+  // The schema skips both URL parses for a URL already in normal form: that shortcut must give what the parse gives,
+  // for every spelling near the normal form (ports, dots, `~`, upper case, other parameters, spaces, percent signs).
+  it('answers every spelling exactly as the full normalization does (property)', () => {
+    // Mostly near the normal form, so the shortcut is taken often and its edges are met.
+    const near = fc.string({ unit: fc.constantFrom(...'aZ09._-~'.split('')), minLength: 1, maxLength: 6 });
+    const wild = fc.string({ unit: fc.constantFrom(...'aZ09._-~%+ /:?&=#'.split('')), minLength: 0, maxLength: 6 });
+    const part = fc.oneof({ weight: 6, arbitrary: near }, { weight: 1, arbitrary: wild });
+    const host = fc.oneof(
+      { weight: 4, arbitrary: fc.constant('ofd.soliq.uz') },
+      { weight: 1, arbitrary: fc.constantFrom('OFD.soliq.uz', 'ofd.soliq.uz:443', 'ofd.soliq.uz:8443', 'ofd.soliq.uz.') },
+    );
+    const path = fc.oneof(
+      { weight: 4, arbitrary: fc.constant('/check') },
+      { weight: 1, arbitrary: fc.constantFrom('/', '', '/a/../check', '/./check', '/check/', '/ch~eck', '/CHECK', '/a/b') },
+    );
+    const value = fc
+      .tuple(host, path, part, part, part, part, fc.constantFrom('', '&x=1', '&a= b'), fc.boolean())
+      .map(([h, p, t, r, c, s, extra, reorder]) => (reorder ? `https://${h}${p}?r=${r}&t=${t}&c=${c}&s=${s}${extra}` : `https://${h}${p}?t=${t}&r=${r}&c=${c}&s=${s}${extra}`));
+    fc.assert(
+      fc.property(value, (qr) => {
+        const parsed = schema.safeParse(qr);
+        let expected: string | undefined;
+        try {
+          const url = new URL(qr);
+          if (url.hostname.toLowerCase() === 'ofd.soliq.uz' && ['t', 'r', 'c', 's'].every((k) => url.searchParams.get(k)?.trim())) expected = normalizeQrCode(qr);
+        } catch {
+          expected = undefined;
+        }
+        expect(parsed.success ? parsed.data : undefined).toBe(expected);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 

@@ -60,13 +60,13 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
   const { producer, records } = deps;
 
   app.post('/v1/confirmations', async (request, reply) => {
-    const { within, signal } = request.deadline;
-    const outcome = await producer.enqueue(request.body, { within });
+    const { deadline } = request;
+    const outcome = await producer.enqueue(request.body, { within: deadline.within });
     const error = outcomeError(outcome);
     if (error) throw error;
     const accepted = outcome as AcceptedOutcome;
     if (accepted.result === 'created') return reply.status(202).send(queuedRecord(accepted, request.body as Record<string, unknown>));
-    const record = await records.get(accepted.id, { within, signal });
+    const record = await records.get(accepted.id, { within: deadline.within, signal: deadline.signal });
     return reply.status(200).send(record);
   });
 
@@ -77,15 +77,15 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
     if (items.length > BATCH_LIMIT) {
       throw new ApiError('too_many_items', `a batch takes at most ${BATCH_LIMIT} items; this one has ${items.length}`, { limit: BATCH_LIMIT, received: items.length });
     }
-    const { within, signal } = request.deadline;
-    const outcomes = await producer.enqueueMany(items, { within });
+    const { deadline } = request;
+    const outcomes = await producer.enqueueMany(items, { within: deadline.within });
     const results = await Promise.all(
       outcomes.map(async (outcome, index) => {
         const error = outcomeError(outcome);
         if (error) return { index, ...(outcome.result === 'conflict' ? { id: outcome.id } : {}), ...error.body() };
         const { id } = outcome as AcceptedOutcome;
         // Only a duplicate is read back, for its current state; what was just created is queued.
-        const state = outcome.result === 'created' ? 'queued' : ((await records.get(id, { within, signal }))?.state ?? 'queued');
+        const state = outcome.result === 'created' ? 'queued' : ((await records.get(id, { within: deadline.within, signal: deadline.signal }))?.state ?? 'queued');
         return { index, id, state, duplicate: outcome.result === 'duplicate' };
       }),
     );

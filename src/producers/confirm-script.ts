@@ -1,0 +1,108 @@
+import { Job, type Queue } from 'bullmq';
+import type { ProviderQueues } from '../infra/queues.js';
+import type { RedisClient } from '../infra/redis.js';
+
+/**
+ * A confirmation's intake as one script, so one EVALSHA is the whole of a single POST's Redis work, as `Queue.add` is a
+ * bare producer's (issue 18). In order, atomically:
+ *
+ * 1. the record's existing job data, if any: then nothing is written and the caller tells a duplicate from a conflict;
+ * 2. the reference index: the id at score `now`, and the index lives at least `ttl` more seconds (records/indexes.ts);
+ * 3. BullMQ's own `addStandardJob`, its Lua text taken from the connection BullMQ defined it on (the name carries the
+ *    installed BullMQ version) and run as a local function, with the arguments BullMQ's `Job.addJob` builds.
+ *
+ * So two racing requests never both answer "created", as with the transaction it replaces, and a batch is one pipeline
+ * per queue slot (every key of a queue shares its hash slot: infra/layout.ts).
+ *
+ * KEYS[1..9] BullMQ's; KEYS[10] the job hash; KEYS[11] the reference index (the job hash again when there is none)
+ * ARGV[1..3] BullMQ's; ARGV[4] `1` to index; ARGV[5] now (ms); ARGV[6] record id; ARGV[7] index ttl (s)
+ * → the existing job data | 1 (added) | BullMQ's negative error code
+ */
+function composeLua(bullmqAdd: string): string {
+  return `local existing = redis.call('HGET', KEYS[10], 'data')
+if existing then return existing end
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[11], ARGV[5], ARGV[6])
+  local ttl = redis.call('TTL', KEYS[11])
+  if ttl < tonumber(ARGV[7]) then redis.call('EXPIRE', KEYS[11], ARGV[7]) end
+end
+local function bullmqAdd()
+${bullmqAdd}
+end
+local added = bullmqAdd()
+if type(added) == 'number' and added < 0 then return added end
+return 1`;
+}
+
+const SCRIPT = 'fiscalConfirm';
+const BULLMQ_KEYS = 9;
+
+export interface ConfirmItem {
+  id: string;
+  data: object;
+  /** The reference index key, when the confirmation has a reference. */
+  indexKey?: string;
+}
+
+/** Added, or the data the record was accepted with (the caller compares its qr_code). */
+export type ConfirmReply = { added: true } | { added: false; existingData: string };
+
+type Commands = Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+/**
+ * The arguments BullMQ's own add would send for this job: `Job.addJob` handed a client that only records its one
+ * script call. BullMQ makes that call before its first await; a BullMQ that did otherwise, or chose another script
+ * than `addStandardJob` (a job with options: we give none), is refused loudly rather than guessed at.
+ */
+function bullmqAddCall(queue: Queue, data: object, id: string): { name: string; args: unknown[] } {
+  let call: { name: string; args: unknown[] } | undefined;
+  const recorder = { runCommand: (name: string, args: unknown[]) => ((call = { name, args }), 1) };
+  new Job(queue, 'confirm', data, {}, id).addJob(recorder as never).catch(() => undefined);
+  if (!call || !call.name.startsWith('addStandardJob:') || call.args.length !== BULLMQ_KEYS + 3) {
+    throw new Error(`BullMQ's add did not make the one addStandardJob call the intake relies on (${call?.name ?? 'no call'}); see producers/confirm-script.ts`);
+  }
+  return call;
+}
+
+function defineScript(intake: RedisClient, queueConnection: RedisClient, bullmqName: string): void {
+  const key = `${SCRIPT}:${bullmqName}`;
+  if (key in intake) return;
+  const source = (queueConnection as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet[bullmqName];
+  if (!source) throw new Error(`BullMQ's ${bullmqName} is not defined on the queues' connection`);
+  intake.defineCommand(key, { numberOfKeys: BULLMQ_KEYS + 2, lua: composeLua(source.lua) });
+}
+
+/**
+ * Runs the intake of `items`, all of one queue: one EVALSHA for one item, one pipeline for more. Resolves with one
+ * reply per item; a Redis error rejects (the caller answers 503).
+ */
+export async function confirmAll(queues: ProviderQueues, queue: Queue, items: readonly ConfirmItem[], now: number, indexTtlSeconds: number): Promise<ConfirmReply[]> {
+  // BullMQ defines its scripts on the queues' connection as the queue starts.
+  await queue.backend.client;
+  const intake = queues.intakeConnection;
+  const calls = items.map((item) => {
+    const { name, args } = bullmqAddCall(queue, item.data, item.id);
+    defineScript(intake, queues.queueConnection, name);
+    const jobKey = queues.layout.jobKey(queues.layout.queueOfRecord(item.id)!, item.id);
+    return {
+      command: `${SCRIPT}:${name}`,
+      args: [...args.slice(0, BULLMQ_KEYS), jobKey, item.indexKey ?? jobKey, ...args.slice(BULLMQ_KEYS), item.indexKey ? '1' : '0', now, item.id, indexTtlSeconds],
+    };
+  });
+  let replies: unknown[];
+  if (calls.length === 1) {
+    replies = [await (intake as unknown as Commands)[calls[0]!.command]!(...calls[0]!.args)];
+  } else {
+    const pipeline = intake.pipeline() as unknown as Commands & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const { command, args } of calls) void pipeline[command]!(...args);
+    replies = ((await pipeline.exec()) ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+  }
+  return replies.map((reply) => {
+    if (typeof reply === 'string') return { added: false, existingData: reply };
+    if (reply === 1) return { added: true };
+    throw new Error(`BullMQ refused the job (code ${String(reply)})`);
+  });
+}
