@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
 import { paymentRecordId } from '../../src/producers/payments.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
-import { startRedisGate, type CommandMatch, type RedisGate } from '../helpers/redis-gate.js';
+import { startRedisGate, type CommandMatch, type RedisCommand, type RedisGate } from '../helpers/redis-gate.js';
 
 /**
  * CONTRACT §3: "While Redis does not answer, requests that would store something get 503 (code unavailable) within 5
@@ -26,13 +26,26 @@ interface StorePath {
   name: string;
   /** The record the request stores or reads. */
   id: string;
+  /** The command that ends the storing step: a charge's or receipt's EXEC, a confirmation's intake script. */
+  stored(h: Harness): CommandMatch;
   prepare?(h: Harness): Promise<void>;
   send(h: Harness): Promise<Answer>;
 }
 
+/** A confirmation's intake is one script (producers/confirm-script.ts): the EVALSHA that names the record's job hash. */
+const intakeOf =
+  (recordId: string) =>
+  (h: Harness): CommandMatch => {
+    const jobKey = h.app.queues.jobKey(recordId);
+    return (command) => command[0]!.startsWith('eval') && command.includes(jobKey);
+  };
+/** A charge or receipt is added in a MULTI (producers/money-intake.ts). */
+const transaction = () => (command: RedisCommand) => command[0] === 'exec';
+
 function confirmationPath(): StorePath {
   const body = { provider: 'payme', payment_id: `new-${uid()}`, qr_code: QR };
-  return { name: 'POST /v1/confirmations, new (enqueue)', id: `payme.${body.payment_id}`, send: (h) => h.post('/v1/confirmations', body) };
+  const id = `payme.${body.payment_id}`;
+  return { name: 'POST /v1/confirmations, new (enqueue)', id, stored: intakeOf(id), send: (h) => h.post('/v1/confirmations', body) };
 }
 
 function duplicatePath(): StorePath {
@@ -40,6 +53,7 @@ function duplicatePath(): StorePath {
   return {
     name: 'POST /v1/confirmations, duplicate (enqueue, read-back)',
     id: `payme.${body.payment_id}`,
+    stored: intakeOf(`payme.${body.payment_id}`),
     prepare: async (h) => expect((await h.post('/v1/confirmations', body)).status).toBe(202),
     send: (h) => h.post('/v1/confirmations', body),
   };
@@ -51,6 +65,8 @@ function batchPath(): StorePath {
   return {
     name: 'POST /v1/confirmations/batch with a duplicate (enqueue, read-back)',
     id: `payme.${duplicate.payment_id}`,
+    // The intake sends the items in their order: the new one's script ends the step.
+    stored: intakeOf(`payme.${fresh.payment_id}`),
     prepare: async (h) => expect((await h.post('/v1/confirmations', duplicate)).status).toBe(202),
     send: (h) => h.post('/v1/confirmations/batch', { items: [duplicate, fresh] }),
   };
@@ -60,7 +76,12 @@ function chargePath(): StorePath {
   const key = `order-${uid()}`;
   const body = { amount: 1000, qr_code: newCode() };
   // wait=0: no worker runs here, so the first read is the last; it is still under the request's deadline.
-  return { name: 'POST /v1/payments/payme (claim, transaction, read)', id: paymentRecordId(key), send: (h) => h.post('/v1/payments/payme?wait=0', body, { 'idempotency-key': key }) };
+  return {
+    name: 'POST /v1/payments/payme (claim, transaction, read)',
+    id: paymentRecordId(key),
+    stored: transaction,
+    send: (h) => h.post('/v1/payments/payme?wait=0', body, { 'idempotency-key': key }),
+  };
 }
 
 function receiptPath(): StorePath {
@@ -72,7 +93,7 @@ function receiptPath(): StorePath {
     positions: [{ price: 100.0, name: 'Товар', quantity: 2.0, vat_code: 'vat_20', payment_method: 'full_payment', payment_object: 'goods' }],
     settlements: [{ type: 'cashless', sum: 200.0 }],
   };
-  return { name: 'POST /v1/receipts/freedompay (claim, transaction, read)', id: `freedompay.sell-${paymentId}`, send: (h) => h.post('/v1/receipts/freedompay', body) };
+  return { name: 'POST /v1/receipts/freedompay (claim, transaction, read)', id: `freedompay.sell-${paymentId}`, stored: transaction, send: (h) => h.post('/v1/receipts/freedompay', body) };
 }
 
 /** Every path once, unfrozen: Redis then knows every script (a NOSCRIPT round trip would be a step of its own). */
@@ -128,13 +149,13 @@ describe('Redis frozen (SIGSTOP) when the request arrives', () => {
 
 /** A freeze that starts between two steps of a request, or steps that are slow before it: `after` ends each step. */
 interface Step {
-  after: CommandMatch;
+  /** The command that ends the step, for this request in this process. */
+  after: (h: Harness) => CommandMatch;
   /** Redis takes this long to answer the step (ms) before it goes through. */
   slowMs?: number;
 }
 
-const enqueued: CommandMatch = (command) => command[0] === 'exec';
-const claimed: CommandMatch = (command) => command[0]!.startsWith('eval') && command.some((arg) => arg.includes(':tomb:'));
+const claimed = () => (command: RedisCommand) => command[0]!.startsWith('eval') && command.some((arg) => arg.includes(':tomb:'));
 
 describe('Redis freezes between the steps of a request', () => {
   let warm: Harness;
@@ -162,7 +183,7 @@ describe('Redis freezes between the steps of a request', () => {
           await gate.holding();
           await sleep(step.slowMs); // Redis being slow, not a wait for an event
         }
-        const through = gate.holdAfter(step.after);
+        const through = gate.holdAfter(step.after(h));
         gate.release();
         await through;
       }
@@ -184,12 +205,9 @@ describe('Redis freezes between the steps of a request', () => {
 
   it('right after a step: 503 unavailable within 5 s of arrival, and the repeat finds what was stored', async () => {
     const cases: [StorePath, Step[], string][] = [
-      [duplicatePath(), [{ after: enqueued }], 'after the enqueue'],
-      [batchPath(), [{ after: enqueued }], 'after the enqueue'],
-      [chargePath(), [{ after: claimed }], 'after the claim'],
-      [chargePath(), [{ after: claimed }, { after: enqueued }], 'after the transaction'],
-      [receiptPath(), [{ after: claimed }], 'after the claim'],
-      [receiptPath(), [{ after: claimed }, { after: enqueued }], 'after the transaction'],
+      ...[duplicatePath(), batchPath()].map((path): [StorePath, Step[], string] => [path, [{ after: path.stored }], 'after the enqueue']),
+      ...[chargePath(), receiptPath()].map((path): [StorePath, Step[], string] => [path, [{ after: claimed }], 'after the claim']),
+      ...[chargePath(), receiptPath()].map((path): [StorePath, Step[], string] => [path, [{ after: claimed }, { after: path.stored }], 'after the transaction']),
     ];
     const measured = await Promise.all(cases.map(([path, steps]) => freezeAfter(path, steps)));
     process.stdout.write(`503 with Redis frozen between steps (ms) ${JSON.stringify(measured.map((m, i) => [`${m.name}, ${cases[i]![2]}`, m.ms]))}\n`);
@@ -198,10 +216,8 @@ describe('Redis freezes between the steps of a request', () => {
   it('after slow steps the deadline still counts from arrival: 503 within 5 s, not a timeout per step', async () => {
     // Per step, each read would get its own commandTimeout (4 s): 3 s + 4 s = 7 s for these.
     const cases: [StorePath, Step[]][] = [
-      [duplicatePath(), [{ after: enqueued, slowMs: 3000 }]],
-      [batchPath(), [{ after: enqueued, slowMs: 3000 }]],
-      [chargePath(), [{ after: claimed, slowMs: 1500 }, { after: enqueued, slowMs: 1500 }]],
-      [receiptPath(), [{ after: claimed, slowMs: 1500 }, { after: enqueued, slowMs: 1500 }]],
+      ...[duplicatePath(), batchPath()].map((path): [StorePath, Step[]] => [path, [{ after: path.stored, slowMs: 3000 }]]),
+      ...[chargePath(), receiptPath()].map((path): [StorePath, Step[]] => [path, [{ after: claimed, slowMs: 1500 }, { after: path.stored, slowMs: 1500 }]]),
     ];
     const measured = await Promise.all(cases.map(([path, steps]) => freezeAfter(path, steps)));
     process.stdout.write(`503 with Redis slow 3 s, then frozen (ms) ${JSON.stringify(measured.map((m) => [m.name, m.ms]))}\n`);
