@@ -72,6 +72,22 @@ export function hadLostAnswer(history: readonly AttemptEntry[]): boolean {
 }
 
 /**
+ * True when the latest provider call of the current run failed: its failures (`history`, counted or not) and its
+ * steps that succeeded without ending the job (`steps`, job progress) are compared by start time. No call yet, or a
+ * latest call that succeeded, is false. An open circuit backs such a job's probes off (workers/circuit.ts).
+ */
+export function lastCallFailed(history: readonly AttemptEntry[], steps: readonly AttemptEntry[]): boolean {
+  const end = history.findLastIndex((entry) => entry.terminal);
+  const runStart = end >= 0 ? history[end]!.at : '';
+  let latest: AttemptEntry | undefined;
+  for (const entry of [...history.slice(end + 1), ...steps]) {
+    if (!entry.at || entry.at <= runStart) continue; // BullMQ's own failures carry no time; earlier runs are over
+    if (!latest || entry.at >= latest.at) latest = entry;
+  }
+  return latest !== undefined && latest.class !== 'success';
+}
+
+/**
  * The successful call of a run as BullMQ keeps it in the job's return value, with every record kept for
  * RETENTION_DAYS (issue 18: bytes per kept record): its class and end are implied, its time is epoch ms.
  */

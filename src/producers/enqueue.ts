@@ -4,6 +4,7 @@ import { recordId } from '../domain/ids.js';
 import type { ConfirmationJobData, ConfirmationRequest } from '../domain/jobs.js';
 import { fieldProblems, type FieldProblem } from '../domain/problems.js';
 import { isProvider } from '../domain/provider.js';
+import { normalizeQrCode } from '../domain/qr.js';
 import type { QueueRef } from '../infra/layout.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { storeDeadline } from '../infra/deadline.js';
@@ -136,9 +137,14 @@ function jobData(input: ConfirmationRequest, links: Record<string, string> | und
   return links ? { ...rest, links } : rest;
 }
 
+/**
+ * `qrCode` is in its normalized form (domain/qr.ts); the stored one is compared as parsed too, so a record accepted
+ * before the normalization (issue 19) still answers a repeat as a duplicate, not a conflict.
+ */
 function sameQr(existingData: string, qrCode: string): boolean {
   try {
-    return (JSON.parse(existingData) as { qr_code?: unknown }).qr_code === qrCode;
+    const stored = (JSON.parse(existingData) as { qr_code?: unknown }).qr_code;
+    return typeof stored === 'string' && (stored === qrCode || normalizeQrCode(stored) === qrCode);
   } catch {
     return false;
   }

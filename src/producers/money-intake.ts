@@ -1,6 +1,7 @@
 import type { Config } from '../config/env.js';
 import type { Deadline, EnqueueOutcome } from '../domain/enqueue.js';
 import type { Provider } from '../domain/provider.js';
+import { luaScript, runLua } from '../infra/lua.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { storeDeadline } from '../infra/deadline.js';
 import { UnavailableError, type RedisClient } from '../infra/redis.js';
@@ -25,9 +26,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return {'claimed'}
 `;
 
-interface WithClaim {
-  fiscalMoneyClaim(job: string, tomb: string, fingerprint: string, ttl: number, now: number, summary: number): Promise<string[]>;
-}
+const CLAIM = luaScript(CLAIM_LUA, 2);
 
 export interface MoneyJob {
   provider: Provider;
@@ -64,8 +63,9 @@ export async function enqueueAtMostOnce(deps: MoneyIntakeDeps, job: MoneyJob, wi
   const seconds = tombstoneSeconds(config);
   try {
     const client = (await within(queue.backend.client)) as unknown as RedisClient;
-    if (!('fiscalMoneyClaim' in client)) client.defineCommand('fiscalMoneyClaim', { numberOfKeys: 2, lua: CLAIM_LUA });
-    const answer = await within((client as unknown as WithClaim).fiscalMoneyClaim(queues.layout.jobKey(ref, id), tomb, data.fingerprint, seconds, Date.now(), job.summary));
+    // Not defineCommand: defined on first use while other requests' commands are in flight, it crashed the process
+    // (infra/lua.ts).
+    const answer = await within(runLua<string[]>(client, CLAIM, [queues.layout.jobKey(ref, id), tomb], [data.fingerprint, seconds, Date.now(), job.summary]));
     const [kind, ...rest] = answer;
     if (kind === 'exists') return fingerprintOf(rest[0]) === data.fingerprint ? { result: 'duplicate', id, provider } : conflict;
     if (kind === 'tomb') {

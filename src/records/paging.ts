@@ -1,3 +1,4 @@
+import { luaScript, runLua } from '../infra/lua.js';
 import type { RedisClient } from '../infra/redis.js';
 
 /** One member of a sorted set, with the set it came from. */
@@ -17,8 +18,8 @@ export interface Page {
  * Newest first across several sorted sets scored by time (a provider's dead letters in each of its queues, a
  * reference's records in each queue slot), `limit` at a time. The cursor is the last item's (score, member): the next
  * page takes what comes strictly after it in (score desc, member desc) order, so items that share a millisecond (a
- * batch) are neither skipped nor repeated. Each set costs two bounded reads per page: the items that share the cursor's
- * score, and the next `limit + 1` below it.
+ * batch) are neither skipped nor repeated. Each set costs one read of at most `limit + 1` items per page, however many
+ * items share the cursor's score (issue 19: reading the whole tie cost a 1000-item batch ~50 kB on every page).
  */
 export async function pageNewestFirst(redis: RedisClient, keys: readonly string[], limit: number, cursor?: string): Promise<Page> {
   const after = cursor === undefined ? undefined : decodeCursor(cursor);
@@ -29,13 +30,35 @@ export async function pageNewestFirst(redis: RedisClient, keys: readonly string[
   return { items, next: merged.length > limit && last ? encodeCursor(last) : null };
 }
 
+/**
+ * KEYS[1] a sorted set; ARGV[1] score, ARGV[2] member, ARGV[3] count → up to `count` items (flat, with scores)
+ * strictly after (score, member) in (score desc, member desc) order, whether or not that member is still there. The
+ * items with a higher score come first (ZCOUNT); among the tie, a binary search over ranks finds the first member
+ * below the cursor's; then one range by rank. Every step is O(log N), so a page costs the same wherever it starts.
+ * Members are compared byte by byte, the order Redis keeps ties in (Lua's own < follows the server's locale).
+ */
+const PAGE_AFTER = luaScript(
+  `local key, score, member = KEYS[1], ARGV[1], ARGV[2]
+local function before(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local lo = redis.call('ZCOUNT', key, '(' .. score, '+inf')
+local hi = lo + redis.call('ZCOUNT', key, score, score)
+while lo < hi do
+  local mid = math.floor((lo + hi) / 2)
+  if before(redis.call('ZREVRANGE', key, mid, mid)[1], member) then hi = mid else lo = mid + 1 end
+end
+return redis.call('ZREVRANGE', key, lo, lo + tonumber(ARGV[3]) - 1, 'WITHSCORES')`,
+  1,
+);
+
 async function readKey(redis: RedisClient, key: string, limit: number, after: { score: number; member: string } | undefined): Promise<Ranked[]> {
-  if (!after) return ranked(key, await redis.zrevrangebyscore(key, '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1));
-  const [ties, below] = await Promise.all([
-    redis.zrevrangebyscore(key, after.score, after.score, 'WITHSCORES'),
-    redis.zrevrangebyscore(key, `(${after.score}`, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1),
-  ]);
-  return [...ranked(key, ties).filter((item) => item.member < after.member), ...ranked(key, below)];
+  if (!after) return ranked(key, await redis.zrevrange(key, 0, limit, 'WITHSCORES'));
+  return ranked(key, await runLua<string[]>(redis, PAGE_AFTER, [key], [String(after.score), after.member, limit + 1]));
 }
 
 function ranked(key: string, flat: string[]): Ranked[] {

@@ -1,7 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Config } from '../config/env.js';
 import type { Provider } from '../domain/provider.js';
-import { attemptsInRun, decodeAttempts, hadLostAnswer, type AttemptEntry } from '../domain/attempt.js';
+import { attemptsInRun, decodeAttempts, hadLostAnswer, lastCallFailed, type AttemptEntry } from '../domain/attempt.js';
 import { retryable, type FailureOutcome, type Outcome } from '../domain/outcome.js';
 import type { JobResult } from '../domain/record.js';
 import type { Logger } from '../observability/logger.js';
@@ -9,7 +9,7 @@ import type { Metrics, ProviderMetrics } from '../observability/metrics.js';
 import { answerStatus, type ProviderAnswer } from '../providers/transport.js';
 import type { Circuit } from './circuit.js';
 import { DeadLetter, RetryableFailure } from './failures.js';
-import { recordStep } from './job-progress.js';
+import { readProgress, recordStep } from './job-progress.js';
 
 export interface AttemptContext {
   provider: Provider;
@@ -40,7 +40,9 @@ export interface AttemptOptions {
  * attempt. Whatever happens, exactly one entry describes the call.
  */
 export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCall, options: AttemptOptions = {}): Promise<JobResult> {
-  const wait = ctx.circuit.callsFreely() ? 0 : await ctx.circuit.admit(job.id!);
+  // The kind is asked only while the circuit is open: a job whose latest call failed probes on the backed-off schedule.
+  const kind = () => (lastCallFailed(decodeAttempts(job.stacktrace), readProgress(job).uncounted ?? []) ? 'retry' : 'fresh');
+  const wait = ctx.circuit.callsFreely() ? 0 : await ctx.circuit.admit(job.id!, kind);
   if (wait > 0) return waitOutCircuit(ctx, job, wait);
   const history = decodeAttempts(job.stacktrace);
   const attemptInRun = attemptsInRun(history) + 1;
@@ -90,7 +92,7 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
       log.warn({ ...ids, class: outcome.class, http_status: status, code: outcome.code, duration_ms: entry.latency_ms }, 'provider circuit open; job waits without spending an attempt');
       // Kept on the job's progress with the other uncounted steps (only during outages, so off the hot path).
       await recordStep(job, entry);
-      return waitOutCircuit(ctx, job, ctx.config.circuit.probeMs);
+      return waitOutCircuit(ctx, job, ctx.circuit.waitAfterFailure());
     }
     if (attemptInRun >= ctx.config.retry.attempts) {
       entry.terminal = true;
@@ -138,7 +140,8 @@ function answerMayBeLost(answer: ProviderAnswer | undefined, outcome: Outcome): 
  * Waits out an open circuit without spending an attempt: the queue is paused for every worker until the next probe
  * slot (BullMQ's limiter), and the job is set aside until then (BullMQ's manual delay, which counts no attempt). Set
  * aside, it comes back behind the jobs that waited longer, not at the head of the queue where a rate-limited job
- * returns: the probes take turns, so a job that fails on its own cannot keep the circuit open for all the others.
+ * returns, and at a moment the circuit randomizes around each slot (circuit.ts): the probes take turns, so a job that
+ * fails on its own cannot keep the circuit open for all the others.
  */
 async function waitOutCircuit(ctx: AttemptContext, job: Job, ms: number): Promise<never> {
   await ctx.pause(ms);

@@ -8,7 +8,7 @@ import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
 import { ProviderMetrics, type Metrics } from '../observability/metrics.js';
 import { isMoneyProvider, providerSpec } from '../providers/index.js';
-import { DEAD_LETTER_INDEX_SECONDS, keepIndex, referenceIndexKey } from '../records/indexes.js';
+import { DEAD_LETTER_INDEX_SECONDS, keepInIndex, referenceIndexKey, successOutlivesIndex } from '../records/indexes.js';
 import { recordTombstone, tombstoneKey, tombstoneSeconds } from '../records/tombstones.js';
 import type { AttemptContext } from './attempt-runner.js';
 import { fiscalBackoffStrategy } from './backoff.js';
@@ -200,9 +200,10 @@ export class WorkerHost {
 
   /**
    * A money record's tombstone takes its final state (so a repeat after the job is gone answers it, issue 15), and a
-   * dead letter's reference index lives as long as the dead letter (issue 19). Both off the confirmation hot path: one
-   * write per money job, one per dead letter with a reference. A lost write leaves the tombstone `queued` (a repeat is
-   * still never charged) or the index on its retention (the dead letter is still listed by /v1/dead-letters).
+   * dead letter's reference index lives as long as the dead letter, a slow success's as long as its record (issue 19).
+   * All off the confirmation hot path: one write per money job, per dead letter and per slow success with a reference.
+   * A lost write leaves the tombstone `queued` (a repeat is still never charged) or the index on its retention (the
+   * dead letter is still listed by /v1/dead-letters).
    */
   private keepWhatOutlivesTheJob(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {
     const { config, connection, queues, logger } = this.deps;
@@ -213,8 +214,12 @@ export class WorkerHost {
       void recordTombstone(connection, tombstoneKey(queues.layout, ref, job.id!), job, state, tombstoneSeconds(config)).catch(failed);
     }
     const reference = (job.data as { reference?: unknown }).reference;
-    if (state === 'dead' && typeof reference === 'string') {
-      void keepIndex(connection, referenceIndexKey(queues.layout, ref, reference), DEAD_LETTER_INDEX_SECONDS).catch(failed);
+    if (typeof reference !== 'string') return;
+    const entry = { recordId: job.id!, acceptedAt: job.timestamp };
+    if (state === 'dead') {
+      void keepInIndex(connection, referenceIndexKey(queues.layout, ref, reference), entry, DEAD_LETTER_INDEX_SECONDS).catch(failed);
+    } else if (successOutlivesIndex(job.timestamp, Date.now(), config.retentionSeconds)) {
+      void keepInIndex(connection, referenceIndexKey(queues.layout, ref, reference), entry, config.retentionSeconds).catch(failed);
     }
   }
 

@@ -19,6 +19,11 @@ const OUTAGE_MS = 3000;
 const JOBS = 20;
 /** However slow the machine, the circuit stays open this long, so there are probes to measure. */
 const OPEN_AT_LEAST_MS = 2000;
+/**
+ * Long, so that the bug the gap checks guard against (a process pausing the queue for a whole probe lease, CIRCUIT_PROBE_MS
+ * + PROVIDER_TIMEOUT_MS) is far from what a busy machine's hiccups look like; the failing calls take 30 ms.
+ */
+const TIMEOUT_MS = 3000;
 
 const uid = () => randomUUID().slice(0, 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,6 +33,21 @@ const counted = (r: RecordView) => countedEntries([r]).length;
 async function circuitGauge(h: Harness, provider: string): Promise<number | undefined> {
   const res = await h.get('/metrics');
   return metricValue(String(res.body), 'fiscal_provider_circuit_open', { provider });
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Gaps between probe starts, on the product's own clock. The code promises at least CIRCUIT_PROBE_MS between two (the
+ * lease in Redis is exact), a pace of about one per CIRCUIT_PROBE_MS (jobs set aside come back within one), and never
+ * a wait of a whole probe lease. The pace is checked on the median, so one late fetch on a busy machine does not fail
+ * it while a queue paused for every lease (all gaps ≥ 1 lease) still does.
+ */
+function expectProbePace(gaps: readonly number[]): void {
+  expect(gaps.length).toBeGreaterThan(2);
+  expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(PROBE_MS - 2);
+  expect(median(gaps), JSON.stringify(gaps)).toBeLessThan(2 * PROBE_MS);
+  expect(Math.max(...gaps), JSON.stringify(gaps)).toBeLessThan(PROBE_MS + TIMEOUT_MS);
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
@@ -64,6 +84,7 @@ describe('a provider outage opens its circuit and burns no attempts', () => {
         CIRCUIT_PROBE_MS: String(PROBE_MS),
         RETRY_ATTEMPTS: String(ATTEMPTS),
         WORKER_CONCURRENCY: '20',
+        PROVIDER_TIMEOUT_MS: String(TIMEOUT_MS),
       },
     });
   });
@@ -84,11 +105,13 @@ describe('a provider outage opens its circuit and burns no attempts', () => {
     const downIds = ids.slice(0, JOBS);
     const healthyIds = ids.slice(JOBS);
 
-    // Other providers keep flowing at full speed: every Payme job succeeds at its first call, during the outage.
-    const healthyRecords = await Promise.all(healthyIds.map((id) => h.waitForState(id, 'succeeded', 5000)));
+    // Other providers keep flowing at full speed: every Payme job succeeds at its first call, during the outage, and
+    // was fetched once (never set aside nor held by a pause: Uzum's circuit does not touch Payme's queue).
+    const healthyRecords = await Promise.all(healthyIds.map((id) => h.waitForState(id, 'succeeded', 10_000)));
     const healthyDoneMs = Date.now() - outageStart;
     expect(healthyRecords.every((r) => r.attempts === 1)).toBe(true);
-    expect(healthyDoneMs).toBeLessThan(OUTAGE_MS);
+    const healthyFetches = await Promise.all(healthyIds.map((id) => h.app.redis.hget(h.app.queues.jobKey(id), 'ats')));
+    expect(healthyFetches.map(Number)).toEqual(healthyIds.map(() => 1));
 
     // The circuit opens: metric and /readyz (still ready: Redis answers).
     await until('uzum circuit gauge = 1', async () => (await circuitGauge(h, 'uzum')) === 1);
@@ -125,8 +148,7 @@ describe('a provider outage opens its circuit and burns no attempts', () => {
     const probes = calls.filter((c) => c.start > opened).sort((a, b) => a.start - b.start);
     const gaps = probes.slice(1).map((c, i) => c.start - probes[i]!.start);
     expect(probes.length).toBeGreaterThan(3);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(PROBE_MS - 2);
-    expect(Math.max(...gaps)).toBeLessThan(3 * PROBE_MS);
+    expectProbePace(gaps);
     expect(probes.slice(1).every((c, i) => c.start >= probes[i]!.end)).toBe(true);
     // No more probes than the open time allows; the proxy saw the same calls (nothing unrecorded went out).
     expect(probes.length).toBeLessThanOrEqual(Math.ceil((recoveredAt - opened) / PROBE_MS));
@@ -138,10 +160,11 @@ describe('a provider outage opens its circuit and burns no attempts', () => {
     const countedAll = records.reduce((sum, r) => sum + counted(r), 0);
     expect(countedEntries(records).every((e) => Date.parse(e.at) < opened)).toBe(true);
     expect(Math.max(...records.map(counted))).toBeLessThan(ATTEMPTS);
-    // Each job was fetched a bounded number of times: waiting is a pause, not a busy loop through Redis.
+    // Each job was fetched a bounded number of times: waiting is a pause, not a busy loop through Redis. A job set
+    // aside comes back once per probe period, so the bound follows how long the jobs were held on this machine.
     const started = await Promise.all(downIds.map((id) => h.app.redis.hget(h.app.queues.jobKey(id), 'ats')));
     const maxStarted = Math.max(...started.map(Number));
-    expect(maxStarted).toBeLessThan(Math.ceil(OUTAGE_MS / PROBE_MS) * 3);
+    expect(maxStarted).toBeLessThan(Math.ceil((lastSuccess - outageStart) / PROBE_MS) * 3);
 
     expect(await uzumQueue.getFailedCount()).toBe(0);
     const summary = {
@@ -218,6 +241,7 @@ describe('two worker processes in one outage', () => {
       CIRCUIT_PROBE_MS: String(PROBE_MS),
       RETRY_ATTEMPTS: String(ATTEMPTS),
       WORKER_CONCURRENCY: '20',
+      PROVIDER_TIMEOUT_MS: String(TIMEOUT_MS),
     };
     a = await startHarness({ sandbox: false, env });
     b = await startHarness({ sandbox: false, mode: 'worker', providers: ['anor'], env: { ...env, QUEUE_PREFIX: a.prefix } });
@@ -253,9 +277,8 @@ describe('two worker processes in one outage', () => {
     const probes = calls.map((e) => Date.parse(e.at)).filter((t) => t > bothOpen).sort((x, y) => x - y);
     const gaps = probes.slice(1).map((t, i) => t - probes[i]!);
     expect(probes.length).toBeGreaterThan(3);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(PROBE_MS - 2);
     // Nobody waits out the other's whole probe lease (a call timeout): the probes keep their pace.
-    expect(Math.max(...gaps)).toBeLessThan(3 * PROBE_MS);
+    expectProbePace(gaps);
     const countedAll = records.reduce((sum, r) => sum + counted(r), 0);
     const lastOpened = Math.max(...[openedAt(a, 'anor'), openedAt(b, 'anor')].filter((t): t is number => t !== undefined));
     expect(countedEntries(records).every((e) => Date.parse(e.at) < lastOpened)).toBe(true);
@@ -344,16 +367,32 @@ describe('jobs that fail on their own are not the only probes', () => {
     const healthy = await h.post('/v1/confirmations/batch', {
       items: Array.from({ length: 10 }, (_, i) => ({ provider: 'uzum', payment_id: `later-${run}-${i}`, qr_code: QR })),
     });
-    await sleep(PROBE_MS);
+
+    // Each of them probes once during the outage and fails (a job that has not failed probes on the base interval), so
+    // after it every waiting job is one whose last call failed, the broken ones included: they take turns.
+    await until('every later job to have failed once', async () =>
+      Array.from({ length: 10 }, (_, i) => `later-${run}-${i}`).every((key) => proxy.calls.some((call) => call.key === key && call.answered === 503)),
+    30_000);
+
+    const fromCall = proxy.calls.length;
     proxy.down = false;
     const recoveredAt = Date.now();
-    const records = await Promise.all(healthy.body.results.map((r: { id: string }) => h.waitForState(r.id, 'succeeded', 5 * THRESHOLD * PROBE_MS)));
+    const records = await Promise.all(healthy.body.results.map((r: { id: string }) => h.waitForState(r.id, 'succeeded', 10_000)));
     expect(records).toHaveLength(10);
     const resumeMs = Date.now() - recoveredAt;
-    // At most one failing probe per broken job before a healthy job probes.
-    expect(resumeMs).toBeLessThan((THRESHOLD + 2) * (PROBE_MS + 100));
+    // At most one failing probe per broken job before a healthy job probes: the probes take turns. Counted in the calls
+    // the provider saw after it came back, in their order, so a slow machine changes the time it takes, not the count.
+    // (Before the circuit spread the slots, one broken job took three turns in a row in about one run of eight, and
+    // two broken jobs could take every turn for ever: circuit.ts SLOT_SPREAD.)
+    const afterRecovery = proxy.calls.slice(fromCall);
+    const firstSuccess = afterRecovery.findIndex((call) => call.answered === 200);
+    expect(firstSuccess).toBeGreaterThanOrEqual(0);
+    const failedFirst = afterRecovery.slice(0, firstSuccess).map((call) => call.key);
+    expect(failedFirst.every((key) => key.startsWith(`s500_${run}`)), JSON.stringify(failedFirst)).toBe(true);
+    expect(new Set(failedFirst).size, JSON.stringify(failedFirst)).toBe(failedFirst.length);
+    expect(firstSuccess, JSON.stringify(failedFirst)).toBeLessThanOrEqual(THRESHOLD);
     const brokenIds = broken.body.results.map((r: { id: string }) => r.id) as string[];
     for (const id of brokenIds) expect((await h.app.records.get(id))!.state).not.toBe('succeeded');
-    process.stdout.write(`rotating probe summary ${JSON.stringify({ resume_ms: resumeMs })}\n`);
+    process.stdout.write(`rotating probe summary ${JSON.stringify({ resume_ms: resumeMs, failed_probes_before_a_healthy_one: failedFirst })}\n`);
   });
 });

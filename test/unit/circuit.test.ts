@@ -8,9 +8,11 @@ const MAX_PROBE_MS = 8000;
 const TIMEOUT_MS = 500;
 
 let now = 0;
+/** What the circuit's random spread around a slot draws (0: the exact slot). */
+let spread = 0;
 const circuits: Circuit[] = [];
 function circuit(share: MemoryCircuitShare, changes: boolean[] = []): Circuit {
-  const c = new Circuit({ threshold: 3, probeMs: PROBE_MS, maxProbeMs: MAX_PROBE_MS, callTimeoutMs: TIMEOUT_MS, share, onChange: (open) => changes.push(open), now: () => now });
+  const c = new Circuit({ threshold: 3, probeMs: PROBE_MS, maxProbeMs: MAX_PROBE_MS, callTimeoutMs: TIMEOUT_MS, share, onChange: (open) => changes.push(open), now: () => now, random: () => spread });
   circuits.push(c);
   return c;
 }
@@ -22,6 +24,7 @@ async function openIt(c: Circuit): Promise<void> {
 afterEach(() => {
   for (const c of circuits.splice(0)) c.stop();
   now = 0;
+  spread = 0;
 });
 
 describe('circuit', () => {
@@ -59,6 +62,21 @@ describe('circuit', () => {
     expect(await c.admit('q')).toBe(0);
   });
 
+  it('a slot sooner than a probe period is waited for with a random spread, so the waiting jobs take it in any order', async () => {
+    const share = new MemoryCircuitShare(() => now);
+    const c = circuit(share);
+    await openIt(c);
+    now = PROBE_MS - 400; // the first slot is 400 ms away
+    spread = 0.5;
+    expect(await c.admit('a')).toBe(400 + 0.5 * 0.25 * PROBE_MS);
+    spread = 0.1;
+    expect(await c.admit('b')).toBe(400 + 0.1 * 0.25 * PROBE_MS);
+    // Further than a probe period: back after one, as before; a job whose call just failed, after one plus the spread.
+    await share.failed({ probeMs: PROBE_MS, maxProbeMs: MAX_PROBE_MS, callTimeoutMs: TIMEOUT_MS }, 'retry');
+    expect(await c.admit('c')).toBe(PROBE_MS);
+    expect(c.waitAfterFailure()).toBe(PROBE_MS + 0.1 * 0.25 * PROBE_MS);
+  });
+
   it('while probes fail the wait doubles up to RETRY_MAX_MS, and starts over once the circuit closed', async () => {
     const share = new MemoryCircuitShare(() => now);
     const c = circuit(share);
@@ -78,6 +96,70 @@ describe('circuit', () => {
     expect(share.wait).toBe(0);
     await openIt(c);
     expect(await failProbe('again')).toBe(PROBE_MS);
+  });
+
+  describe('a job that has not failed probes on the base interval; the jobs that failed back off (issue 19)', () => {
+    /** Opens the circuit and fails retry probes until the retry wait reached RETRY_MAX_MS; returns the share. */
+    async function grown(c: Circuit, share: MemoryCircuitShare): Promise<void> {
+      await openIt(c);
+      for (let i = 0; share.wait < MAX_PROBE_MS; i++) {
+        for (let wait = await c.admit(`broken-${i % 3}`); wait > 0; wait = await c.admit(`broken-${i % 3}`)) now += wait;
+        expect(await c.recordFailure(`broken-${i % 3}`)).toBe(true);
+      }
+      expect(share.wait).toBe(MAX_PROBE_MS);
+    }
+
+    it('a fresh job is let through CIRCUIT_PROBE_MS after the last probe, not after the grown wait', async () => {
+      const share = new MemoryCircuitShare(() => now);
+      const changes: boolean[] = [];
+      const c = circuit(share, changes);
+      await grown(c, share);
+      // Right after a failed probe: the retry slot is RETRY_MAX_MS away, a fresh job's only CIRCUIT_PROBE_MS.
+      expect(await c.admit('broken-0')).toBe(PROBE_MS); // set aside a probe period at a time, as before
+      expect(share.leaseUntil - now).toBe(MAX_PROBE_MS);
+      expect(await c.admit('healthy', () => 'fresh')).toBe(PROBE_MS);
+      now += PROBE_MS;
+      expect(await c.admit('broken-0')).toBeGreaterThan(0);
+      expect(await c.admit('healthy', () => 'fresh')).toBe(0);
+      await c.recordSuccess('healthy');
+      expect(changes).toEqual([true, false]);
+      expect(share.wait).toBe(0);
+    });
+
+    it('one probe at a time whatever its kind, and never two closer than CIRCUIT_PROBE_MS', async () => {
+      const share = new MemoryCircuitShare(() => now);
+      const a = circuit(share);
+      const b = circuit(share);
+      await openIt(a);
+      expect(await b.recordFailure('z')).toBe(true);
+      // The first probe of either kind comes CIRCUIT_PROBE_MS after opening.
+      expect(await a.admit('new-1', () => 'fresh')).toBe(PROBE_MS);
+      now = PROBE_MS;
+      expect(await a.admit('new-1', () => 'fresh')).toBe(0);
+      // While it is in flight, neither a retry job whose slot came nor another fresh job may call, in any process.
+      expect(await b.admit('z')).toBeGreaterThan(0);
+      expect(await b.admit('new-2', () => 'fresh')).toBeGreaterThan(0);
+      now += 200; // the probe fails after 200 ms: the next one of either kind waits a probe period after it
+      expect(await a.recordFailure('new-1')).toBe(true);
+      expect(await b.admit('z')).toBe(PROBE_MS);
+      expect(await b.admit('new-2', () => 'fresh')).toBe(PROBE_MS);
+      now += PROBE_MS;
+      expect(await b.admit('new-2', () => 'fresh')).toBe(0);
+    });
+
+    it('a failed fresh probe leaves the retry wait as it was; failed retry probes keep doubling it', async () => {
+      const share = new MemoryCircuitShare(() => now);
+      const c = circuit(share);
+      await openIt(c);
+      for (const job of ['n1', 'n2', 'n3']) {
+        for (let wait = await c.admit(job, () => 'fresh'); wait > 0; wait = await c.admit(job, () => 'fresh')) now += wait;
+        expect(await c.recordFailure(job)).toBe(true);
+        expect(share.wait).toBe(PROBE_MS);
+      }
+      for (let wait = await c.admit('n1'); wait > 0; wait = await c.admit('n1')) now += wait;
+      expect(await c.recordFailure('n1')).toBe(true);
+      expect(share.wait).toBe(2 * PROBE_MS);
+    });
   });
 
   it('a second process opening a circuit already open keeps its grown wait', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { attemptsInRun, decodeAttempts, encodeAttempt, hadLostAnswer, type AttemptEntry } from '../../src/domain/attempt.js';
+import { attemptsInRun, decodeAttempts, encodeAttempt, hadLostAnswer, lastCallFailed, type AttemptEntry } from '../../src/domain/attempt.js';
 import { recordId } from '../../src/domain/ids.js';
 import { maskPersonalData, maskPhone } from '../../src/domain/personal-data.js';
 import { fiscalQrCode, normalizeQrCode } from '../../src/domain/qr.js';
@@ -97,6 +97,19 @@ describe('attempt history', () => {
     const history = [entry({}), entry({}), entry({ terminal: true }), entry({}), entry({ uncounted: true })];
     expect(attemptsInRun(history)).toBe(1);
     expect(attemptsInRun([])).toBe(0);
+  });
+  it('tells whether the latest call of the current run failed (an open circuit backs such a job off)', () => {
+    const at = (second: number) => `2026-01-01T00:00:${String(second).padStart(2, '0')}.000Z`;
+    expect(lastCallFailed([], [])).toBe(false);
+    expect(lastCallFailed([entry({ at: at(1) })], [])).toBe(true);
+    // A receipt's create succeeded after its earlier failure (a step in progress), then nothing failed since.
+    expect(lastCallFailed([entry({ at: at(1) })], [entry({ at: at(2), class: 'success', uncounted: true })])).toBe(false);
+    // A failure while the circuit was open is kept with the steps.
+    expect(lastCallFailed([], [entry({ at: at(2), class: 'success', uncounted: true }), entry({ at: at(3), uncounted: true })])).toBe(true);
+    // A replay starts a new run: the failures before its terminal entry are over.
+    expect(lastCallFailed([entry({ at: at(1) }), entry({ at: at(2), terminal: true })], [entry({ at: at(1), uncounted: true })])).toBe(false);
+    // BullMQ's own failures (a stalled job) carry no time and say nothing about the provider.
+    expect(lastCallFailed(decodeAttempts(['Error: job stalled more than allowable limit']), [])).toBe(false);
   });
   it('notices a lost answer in the current run', () => {
     expect(hadLostAnswer([entry({ http_status: 'timeout' })])).toBe(true);

@@ -17,15 +17,19 @@ export interface ConfirmationRouteDeps {
 
 const BatchBody = z.object({ items: z.array(z.unknown(), { error: 'items must be an array of confirmations' }) }, { error: 'body must be an object with items' });
 const FindQuery = z.object({
-  payment_id: z.string().min(1).max(128, 'payment_id must be at most 128 characters').optional(),
-  reference: z.string().min(1).max(200, 'reference must be at most 200 characters').optional(),
+  payment_id: z.string({ error: 'payment_id must be given once' }).min(1, 'payment_id must not be empty').max(128, 'payment_id must be at most 128 characters').optional(),
+  reference: z.string({ error: 'reference must be given once' }).min(1, 'reference must not be empty').max(200, 'reference must be at most 200 characters').optional(),
   limit: z.coerce
     .number({ error: `limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}` })
     .int(`limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}`)
     .min(1, `limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}`)
     .max(REFERENCE_PAGE_MAX, `limit must be a whole number from 1 to ${REFERENCE_PAGE_MAX}`)
     .default(REFERENCE_PAGE_DEFAULT),
-  cursor: z.string().min(1).max(1000).optional(),
+  cursor: z
+    .string({ error: 'cursor must be given once' })
+    .min(1, 'cursor must not be empty: leave it out for the first page')
+    .max(1000, 'cursor is not one this API handed out (too long); start again without it')
+    .optional(),
 });
 
 /** The record of a confirmation just accepted, built from what was sent: no read needed to answer 202. */

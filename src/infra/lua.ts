@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+import type { RedisClient } from './redis.js';
+
+/** A Lua script with its SHA1, for EVALSHA. */
+export interface LuaScript {
+  lua: string;
+  sha: string;
+  numberOfKeys: number;
+}
+
+export function luaScript(lua: string, numberOfKeys: number): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys };
+}
+
+/**
+ * Runs a script by EVALSHA, sending its body (EVAL) only when Redis does not know it yet. For scripts a module first
+ * needs while requests are in flight: ioredis's `defineCommand` on a connection with auto-pipelining, called while the
+ * current tick's pipeline is open, rejects the call (`pipeline[functionName] is not a function`) and then throws an
+ * uncaught `results[i] is not iterable` from that pipeline, which ends the process (seen under the full test suite on
+ * the first Payme Go charge of an api process). EVALSHA and EVAL are plain commands, safe in any pipeline.
+ */
+export async function runLua<T = unknown>(redis: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
+  if (keys.length !== script.numberOfKeys) throw new Error(`script takes ${script.numberOfKeys} keys, got ${keys.length}`);
+  try {
+    return (await redis.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return (await redis.eval(script.lua, keys.length, ...keys, ...args)) as T;
+  }
+}
