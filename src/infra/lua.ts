@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Cluster } from 'ioredis';
 import type { RedisClient } from './redis.js';
 
 /** A Lua script with its SHA1, for EVALSHA. */
@@ -19,7 +20,7 @@ export function luaScript(lua: string, numberOfKeys: number): LuaScript {
  * uncaught `results[i] is not iterable` from that pipeline, which ends the process (seen under the full test suite on
  * the first Payme Go charge of an api process). EVALSHA and EVAL are plain commands, safe in any pipeline.
  */
-export async function runLua<T = unknown>(redis: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<T> {
+export async function runLua<T = unknown>(redis: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<T> {
   if (keys.length !== script.numberOfKeys) throw new Error(`script takes ${script.numberOfKeys} keys, got ${keys.length}`);
   try {
     return (await redis.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
@@ -28,3 +29,14 @@ export async function runLua<T = unknown>(redis: RedisClient, script: LuaScript,
     return (await redis.eval(script.lua, keys.length, ...keys, ...args)) as T;
   }
 }
+
+/**
+ * SCRIPT LOAD of `scripts` on every master (a cluster node knows only the scripts loaded on it): for a pipeline or a
+ * MULTI whose EVALSHA met a Redis that forgot its scripts (restarted, or failed over), before it is sent again.
+ */
+export async function loadScripts(redis: RedisClient, scripts: readonly LuaScript[]): Promise<void> {
+  const nodes: RedisClient[] = redis.isCluster ? (redis as Cluster).nodes('master') : [redis];
+  await Promise.all(nodes.flatMap((node) => scripts.map((script) => node.script('LOAD', script.lua))));
+}
+
+export const isNoScript = (err: unknown): boolean => String((err as Error | undefined)?.message).includes('NOSCRIPT');

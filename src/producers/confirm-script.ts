@@ -1,4 +1,5 @@
 import { Job, type Queue } from 'bullmq';
+import { isNoScript, loadScripts, luaScript, runLua, type LuaScript } from '../infra/lua.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { RedisClient } from '../infra/redis.js';
 
@@ -34,7 +35,6 @@ if type(added) == 'number' and added < 0 then return added end
 return 1`;
 }
 
-const SCRIPT = 'fiscalConfirm';
 const BULLMQ_KEYS = 9;
 
 export interface ConfirmItem {
@@ -46,8 +46,6 @@ export interface ConfirmItem {
 
 /** Added, or the data the record was accepted with (the caller compares its qr_code). */
 export type ConfirmReply = { added: true } | { added: false; existingData: string };
-
-type Commands = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 /**
  * The arguments BullMQ's own add would send for this job: `Job.addJob` handed a client that only records its one
@@ -64,12 +62,22 @@ function bullmqAddCall(queue: Queue, data: object, id: string): { name: string; 
   return call;
 }
 
-function defineScript(intake: RedisClient, queueConnection: RedisClient, bullmqName: string): void {
-  const key = `${SCRIPT}:${bullmqName}`;
-  if (key in intake) return;
-  const source = (queueConnection as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet[bullmqName];
-  if (!source) throw new Error(`BullMQ's ${bullmqName} is not defined on the queues' connection`);
-  intake.defineCommand(key, { numberOfKeys: BULLMQ_KEYS + 2, lua: composeLua(source.lua) });
+/** The composed script per BullMQ add script (one, unless two BullMQ versions ran in one process). */
+const composed = new Map<string, LuaScript>();
+
+/**
+ * The script for BullMQ's `bullmqName`, composed from its text on the queues' connection. Run by SHA, never through
+ * ioredis's defineCommand: defined on first use while other commands are in flight, that crashes the process
+ * (infra/lua.ts).
+ */
+function scriptFor(queueConnection: RedisClient, bullmqName: string): LuaScript {
+  let script = composed.get(bullmqName);
+  if (!script) {
+    const source = (queueConnection as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet[bullmqName];
+    if (!source) throw new Error(`BullMQ's ${bullmqName} is not defined on the queues' connection`);
+    composed.set(bullmqName, (script = luaScript(composeLua(source.lua), BULLMQ_KEYS + 2)));
+  }
+  return script;
 }
 
 /**
@@ -82,27 +90,35 @@ export async function confirmAll(queues: ProviderQueues, queue: Queue, items: re
   const intake = queues.intakeConnection;
   const calls = items.map((item) => {
     const { name, args } = bullmqAddCall(queue, item.data, item.id);
-    defineScript(intake, queues.queueConnection, name);
     const jobKey = queues.layout.jobKey(queues.layout.queueOfRecord(item.id)!, item.id);
     return {
-      command: `${SCRIPT}:${name}`,
-      args: [...args.slice(0, BULLMQ_KEYS), jobKey, item.indexKey ?? jobKey, ...args.slice(BULLMQ_KEYS), item.indexKey ? '1' : '0', now, item.id, indexTtlSeconds],
+      script: scriptFor(queues.queueConnection, name),
+      keys: [...(args.slice(0, BULLMQ_KEYS) as string[]), jobKey, item.indexKey ?? jobKey],
+      args: [...(args.slice(BULLMQ_KEYS) as (string | Buffer)[]), item.indexKey ? '1' : '0', now, item.id, indexTtlSeconds],
     };
   });
-  let replies: unknown[];
-  if (calls.length === 1) {
-    replies = [await (intake as unknown as Commands)[calls[0]!.command]!(...calls[0]!.args)];
-  } else {
-    const pipeline = intake.pipeline() as unknown as Commands & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const { command, args } of calls) void pipeline[command]!(...args);
-    replies = ((await pipeline.exec()) ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return value;
-    });
-  }
+  const replies = calls.length === 1 ? [await runLua(intake, calls[0]!.script, calls[0]!.keys, calls[0]!.args)] : await pipelined(intake, calls);
   return replies.map((reply) => {
     if (typeof reply === 'string') return { added: false, existingData: reply };
     if (reply === 1) return { added: true };
     throw new Error(`BullMQ refused the job (code ${String(reply)})`);
   });
+}
+
+type Call = { script: LuaScript; keys: string[]; args: (string | number | Buffer)[] };
+
+/**
+ * One pipeline of EVALSHAs. A Redis that forgot the script answers NOSCRIPT to every one of them (they share one node:
+ * one queue slot) and ran none: the script is loaded and the pipeline sent once more.
+ */
+async function pipelined(intake: RedisClient, calls: readonly Call[]): Promise<unknown[]> {
+  for (let attempt = 1; ; attempt++) {
+    const pipeline = intake.pipeline();
+    for (const { script, keys, args } of calls) pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err)?.[0];
+    if (!failed) return results.map(([, value]) => value);
+    if (attempt > 1 || !isNoScript(failed)) throw failed;
+    await loadScripts(intake, [...new Set(calls.map((c) => c.script))]);
+  }
 }

@@ -78,7 +78,7 @@ export class ConfirmationProducer implements ConfirmationIntake {
     const queue = this.deps.queues.queue(ref);
     const { provider: _provider, ...fields } = body;
     const data = { ...fields, links: options.links, held: { problems: options.problems } };
-    await runTransaction(this.deps.queues, queue, (multi) => addJobTo(multi, queue, 'confirm', data, id));
+    await runTransaction(this.deps.queues, queue, (tx) => addJobTo(tx, queue, 'confirm', data, id));
     return { id };
   }
 

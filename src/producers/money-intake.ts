@@ -6,7 +6,7 @@ import type { ProviderQueues } from '../infra/queues.js';
 import { storeDeadline } from '../infra/deadline.js';
 import { UnavailableError, type RedisClient } from '../infra/redis.js';
 import { readTombstone, tombstoneKey, tombstoneSeconds } from '../records/tombstones.js';
-import { addJobTo, runTransaction } from './transaction.js';
+import { addJobTo, markTombQueued, runTransaction } from './transaction.js';
 
 /**
  * KEYS[1] job hash  KEYS[2] tombstone
@@ -76,9 +76,9 @@ export async function enqueueAtMostOnce(deps: MoneyIntakeDeps, job: MoneyJob, wi
     }
     const jobKey = queues.layout.jobKey(ref, id);
     await within(
-      runTransaction(queues, queue, async (multi) => {
-        const added = addJobTo(multi, queue, job.name, data, id);
-        multi.fiscalTombQueued(jobKey, tomb, seconds);
+      runTransaction(queues, queue, async (tx) => {
+        const added = addJobTo(tx, queue, job.name, data, id);
+        markTombQueued(tx, jobKey, tomb, seconds);
         await added;
       }),
     );

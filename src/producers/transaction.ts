@@ -1,86 +1,65 @@
 import { Job, type Queue } from 'bullmq';
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { isNoScript, loadScripts, luaScript, type LuaScript } from '../infra/lua.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { RedisClient } from '../infra/redis.js';
 
-/** Lua the money intake runs inside the same MULTI as BullMQ's own add, defined once per connection. */
-const SCRIPTS = {
-  // KEYS[1] job hash, KEYS[2] tombstone: a money record's tombstone says `queued` only if its job really exists, so a
-  // transaction whose add failed (a script unknown to a restarted node) never leaves `queued` without a job.
-  fiscalTombQueued: {
-    numberOfKeys: 2,
-    lua: `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+/**
+ * KEYS[1] job hash, KEYS[2] tombstone: a money record's tombstone says `queued` only if its job really exists, so a
+ * transaction whose add failed (a script unknown to a restarted node) never leaves `queued` without a job.
+ */
+const TOMB_QUEUED = luaScript(
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], 'state', 'queued')
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1`,
-  },
-} as const;
+  2,
+);
 
-export type IntakeCommands = ChainableCommander & {
-  fiscalTombQueued(jobKey: string, tombKey: string, ttlSeconds: number): ChainableCommander;
-};
+/** A MULTI of the intake: the scripts it ran are kept, to load them where Redis forgot them. */
+export interface IntakeTransaction {
+  multi: ChainableCommander;
+  scripts: Set<LuaScript>;
+  queueConnection: RedisClient;
+}
 
-type Scripts = Record<string, { lua: string; numberOfKeys: number | null }>;
-const scriptsOf = (client: RedisClient) => (client as unknown as { scriptsSet: Scripts }).scriptsSet;
+/** BullMQ's scripts as run by SHA, keyed by their name on the queues' connection (`addStandardJob:<version>`). */
+const bullmqScripts = new Map<string, LuaScript>();
 
-/** BullMQ's add scripts (`addStandardJob:<version>` and its kin): the only ones of its sixty an intake MULTI runs. */
-const BULLMQ_ADD = /^add\w*Job:/;
-
-/**
- * Ours, and BullMQ's adds copied from the queues' connection once BullMQ defined them there (the names carry BullMQ's
- * version, so the copy is what BullMQ itself would run).
- */
-function defineIntakeScripts(intake: RedisClient, queueConnection: RedisClient): void {
-  if ('fiscalTombQueued' in intake) return;
-  for (const [name, script] of Object.entries(scriptsOf(queueConnection))) {
-    if (BULLMQ_ADD.test(name)) intake.defineCommand(name, { lua: script.lua, ...(script.numberOfKeys === null ? {} : { numberOfKeys: script.numberOfKeys }) });
+function bullmqScript(queueConnection: RedisClient, name: string): LuaScript {
+  let script = bullmqScripts.get(name);
+  if (!script) {
+    const source = (queueConnection as unknown as { scriptsSet: Record<string, { lua: string; numberOfKeys: number }> }).scriptsSet[name];
+    if (!source) throw new Error(`BullMQ's ${name} is not defined on the queues' connection`);
+    bullmqScripts.set(name, (script = luaScript(source.lua, source.numberOfKeys)));
   }
-  for (const [name, script] of Object.entries(SCRIPTS)) intake.defineCommand(name, script);
+  return script;
 }
 
 /**
  * Builds and runs a MULTI on the intake's connection, so BullMQ's add script and ours run in one atomic round trip (all
  * keys of one queue share a hash slot on a Redis Cluster: infra/layout.ts). Returns the replies; an error in any of
- * them is thrown (the caller answers 503). The connection knows only the scripts a MULTI of the intake runs
- * (ProviderQueues.intakeConnection says why).
+ * them is thrown (the caller answers 503). Its scripts run by SHA (EVALSHA), never through ioredis's defineCommand
+ * (infra/lua.ts says why), on a connection that has none defined (ProviderQueues.intakeConnection says why).
  *
- * A restarted Redis has forgotten every script, and ioredis cannot learn it from inside a MULTI: it sends a script's
- * body once per connection and its SHA after that, and a NOSCRIPT reply to a queued EVALSHA arrives in EXEC's replies,
- * where ioredis does not see it. So on NOSCRIPT the scripts are loaded on every master by hand and the transaction is
- * built and run once more (what failed stored nothing: every write of ours is a script or follows from one).
+ * A restarted Redis has forgotten every script, and a NOSCRIPT reply to a queued EVALSHA arrives in EXEC's replies. So
+ * on NOSCRIPT the transaction's scripts are loaded on every master and it is built and run once more (what failed
+ * stored nothing: every write of ours is a script or follows from one).
  */
-export async function runTransaction(queues: ProviderQueues, queue: Queue, build: (multi: IntakeCommands) => Promise<void>): Promise<unknown[]> {
+export async function runTransaction(queues: ProviderQueues, queue: Queue, build: (tx: IntakeTransaction) => Promise<void>): Promise<unknown[]> {
   // BullMQ defines its scripts on the queues' connection as the queue starts.
   await queue.backend.client;
   const client = queues.intakeConnection;
-  defineIntakeScripts(client, queues.queueConnection);
   for (let attempt = 1; ; attempt++) {
-    const multi = asBullTransaction(client.multi() as IntakeCommands);
-    await build(multi);
+    const tx: IntakeTransaction = { multi: client.multi(), scripts: new Set(), queueConnection: queues.queueConnection };
+    await build(tx);
     try {
-      return await execReplies(multi);
+      return await execReplies(tx.multi);
     } catch (err) {
-      if (attempt > 1 || !String((err as Error)?.message).includes('NOSCRIPT')) throw err;
-      await loadScripts(client);
+      if (attempt > 1 || !isNoScript(err)) throw err;
+      await loadScripts(client, [...tx.scripts]);
     }
   }
-}
-
-/** What BullMQ's add calls on a transaction (its own ioredis adapter adds the same: `runCommand` queues a script). */
-function asBullTransaction(multi: IntakeCommands): IntakeCommands {
-  const commands = multi as unknown as Record<string, (args: unknown[]) => unknown> & { runCommand?: unknown };
-  commands.runCommand = (name: string, args: unknown[]) => {
-    commands[name]!(args);
-    return multi;
-  };
-  return multi;
-}
-
-/** SCRIPT LOAD of every script the client knows (BullMQ's adds and ours), on every master of a cluster. */
-async function loadScripts(client: RedisClient): Promise<void> {
-  const scripts = Object.values(scriptsOf(client) ?? {});
-  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
-  await Promise.all(nodes.flatMap((node) => scripts.map((script) => node.script('LOAD', script.lua))));
 }
 
 /**
@@ -89,11 +68,26 @@ async function loadScripts(client: RedisClient): Promise<void> {
  * idempotent on the job id), so a repeat never makes a second job. The job carries no options: retries and retention
  * are the worker's (workers/run-policy.ts), which keeps every job hash small.
  */
-export async function addJobTo(multi: IntakeCommands, queue: Queue, name: string, data: object, recordId: string): Promise<void> {
-  await new Job(queue, name, data, {}, recordId).addJob(multi as never);
+export async function addJobTo(tx: IntakeTransaction, queue: Queue, name: string, data: object, recordId: string): Promise<void> {
+  // What BullMQ's add calls on a transaction: `runCommand` queues one of its scripts (its own ioredis adapter does so).
+  const bullTransaction = {
+    runCommand: (scriptName: string, args: (string | Buffer)[]) => {
+      const script = bullmqScript(tx.queueConnection, scriptName);
+      tx.scripts.add(script);
+      tx.multi.evalsha(script.sha, script.numberOfKeys, ...args);
+      return bullTransaction;
+    },
+  };
+  await new Job(queue, name, data, {}, recordId).addJob(bullTransaction as never);
 }
 
-async function execReplies(multi: IntakeCommands): Promise<unknown[]> {
+/** Marks a money record's tombstone `queued` in the transaction that adds its job. */
+export function markTombQueued(tx: IntakeTransaction, jobKey: string, tombKey: string, ttlSeconds: number): void {
+  tx.scripts.add(TOMB_QUEUED);
+  tx.multi.evalsha(TOMB_QUEUED.sha, 2, jobKey, tombKey, ttlSeconds);
+}
+
+async function execReplies(multi: ChainableCommander): Promise<unknown[]> {
   const replies = await multi.exec();
   if (!replies) throw new Error('the Redis transaction was discarded');
   return replies.map(([err, value]) => {

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -10,6 +11,7 @@ import { QR, QueueReader, callsPerKey, keyOf, startFeeder } from '../helpers/ser
  */
 
 const uid = () => randomUUID().slice(0, 6);
+const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Redis faults', () => {
@@ -172,5 +174,36 @@ describe('Redis faults', () => {
     await sleep(300);
     const errors = h.logs.lines.filter((l) => l.includes('"policy":"volatile-lru"'));
     expect(errors).toHaveLength(1);
+  }, 30_000);
+
+  it('Redis forgot every script (SCRIPT FLUSH, as a failover to a fresh replica does): each intake path loads them again, no 503', async () => {
+    const redis = await ownRedis();
+    const h = await harness(redis);
+    const flush = async () => {
+      const admin = new Redis(redis.url);
+      await admin.script('FLUSH');
+      admin.disconnect();
+    };
+    const id = uid();
+    // Once with every script known, so the connections have sent them already; then after each flush.
+    expect((await h.post('/v1/confirmations', { provider: 'uzum', payment_id: `warm-${id}`, qr_code: QR })).status).toBe(202);
+    await flush();
+    expect((await h.post('/v1/confirmations', { provider: 'uzum', payment_id: `single-${id}`, qr_code: QR })).status).toBe(202);
+    await flush();
+    const batch = await h.post('/v1/confirmations/batch', { items: [0, 1, 2].map((i) => ({ provider: 'payme', payment_id: `batch-${id}-${i}`, qr_code: QR })) });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results.map((r: { state: string; duplicate: boolean }) => [r.state, r.duplicate])).toEqual([
+      ['queued', false],
+      ['queued', false],
+      ['queued', false],
+    ]);
+    await flush();
+    const charge = await h.post('/v1/payments/payme?wait=10', { amount: 1000, qr_code: newCode() }, { 'idempotency-key': `key-${id}` });
+    expect(charge.status).toBe(200);
+    expect(charge.body.state).toBe('succeeded');
+    await flush();
+    // A repeat after the flush is still a repeat: the existing-data read is part of the script that was reloaded.
+    expect((await h.post('/v1/confirmations', { provider: 'uzum', payment_id: `single-${id}`, qr_code: QR })).status).toBe(200);
+    await h.waitForState(`uzum.single-${id}`, 'succeeded');
   }, 30_000);
 });
