@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { findSpec } from '../../src/providers/index.js';
 import { startRedisCluster } from '../../test/helpers/redis-cluster.js';
 import { startProduct, startSandboxProc } from '../procs.js';
 import { QR, TOKEN, newPrefix, round, stat, waitForFinished, type Stat } from '../support.js';
@@ -21,6 +22,8 @@ export interface ClusterResult {
 }
 
 const PROVIDERS = ['payme', 'uzum', 'anor'] as const;
+/** Each provider's id field, as its registry row names it (Anor's seed calls it transaction_id). */
+const ID_FIELD = Object.fromEntries(PROVIDERS.map((name) => [name, (findSpec(name) as { idField: string }).idField]));
 
 /**
  * Issue 18's scale-out: a fresh 3-master Redis Cluster per run (redis-server, no AOF), `serve` with REDIS_CLUSTER=true
@@ -63,10 +66,10 @@ export async function benchCluster(runs: number, jobs: number): Promise<ClusterR
           await Promise.all(
             PROVIDERS.map(async (provider) => {
               for (let start = 0; start < perProvider; start += 1000) {
-                const items = Array.from({ length: 1000 }, (_, i) => ({ provider, payment_id: `cl-${run}-${start + i}`, qr_code: QR }));
+                const items = Array.from({ length: 1000 }, (_, i) => ({ provider, [ID_FIELD[provider]!]: `cl-${run}-${start + i}`, qr_code: QR }));
                 const res = await pool.request({ method: 'POST', path: '/v1/confirmations/batch', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ items }) });
                 const text = await res.body.text();
-                if (res.statusCode !== 200) throw new Error(`batch answered ${res.statusCode}: ${text.slice(0, 200)}`);
+                if (res.statusCode !== 200 || text.includes('"error"')) throw new Error(`batch answered ${res.statusCode}: ${text.slice(0, 300)}`);
               }
             }),
           );

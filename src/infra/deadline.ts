@@ -1,10 +1,5 @@
-import { Sweep, type SweepEntry } from './sweep.js';
-
 /** CONTRACT §3: a request that would store something answers 503 within 5 s; the rest is left for the answer. */
 export const STORE_DEADLINE_MS = 4500;
-
-/** A deadline fires at most this late: 4.55 s after arrival, inside the contract's 5. */
-const sweep = new Sweep(50);
 
 /**
  * One deadline for the Redis round trips of one request: `within(work)` rejects once the deadline passed (by default
@@ -14,12 +9,15 @@ const sweep = new Sweep(50);
  * arrival, whatever steps the request takes, and a request that ended stops its work. A command cut off here may still
  * run later; the intake is idempotent, so a repeat of the request finds what it stored.
  *
- * Nothing is made until asked for: no timer (one shared sweep watches the deadlines something waits on) and no
- * AbortSignal unless a read wants one. The intake of one confirmation makes neither.
+ * Nothing is made until asked for: a timer only while something waits (cleared when it settles), an AbortSignal only
+ * when a read wants one. Measured under load (issue 18), a shared sweep over a set of deadlines cost more than a timer
+ * each: whatever a deadline in that set reached survived young-generation collections and was promoted, doubling the
+ * full collections of the API process.
  */
 export class StoreDeadline {
-  private readonly entry: SweepEntry;
+  private readonly at: number;
   private readonly waiting = new Set<(reason: Error) => void>();
+  private timer: NodeJS.Timeout | undefined;
   private controller: AbortController | undefined;
   private ended: Error | undefined;
 
@@ -31,7 +29,7 @@ export class StoreDeadline {
     private readonly ms = STORE_DEADLINE_MS,
     private readonly watchEnd?: (deadline: StoreDeadline) => void,
   ) {
-    this.entry = { at: performance.now() + ms, fire: () => this.end(new Error(`Redis did not answer within ${this.ms} ms of the request's arrival`)) };
+    this.at = performance.now() + ms;
   }
 
   readonly within = <T>(work: Promise<T>): Promise<T> => {
@@ -41,10 +39,10 @@ export class StoreDeadline {
     }
     return new Promise<T>((resolve, reject) => {
       this.waiting.add(reject);
-      sweep.add(this.entry);
+      this.arm();
       work.then(resolve, reject).finally(() => {
         this.waiting.delete(reject);
-        if (this.waiting.size === 0 && !this.controller) sweep.delete(this.entry);
+        if (this.waiting.size === 0 && !this.controller) this.disarm();
       });
     });
   };
@@ -54,7 +52,7 @@ export class StoreDeadline {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.ended) this.controller.abort(this.ended);
-      else sweep.add(this.entry);
+      else this.arm();
       this.watchEnd?.(this);
     }
     return this.controller.signal;
@@ -64,7 +62,7 @@ export class StoreDeadline {
   end(reason: Error): void {
     if (this.ended) return;
     this.ended = reason;
-    sweep.delete(this.entry);
+    this.disarm();
     this.controller?.abort(reason);
     for (const reject of this.waiting) reject(reason);
     this.waiting.clear();
@@ -72,7 +70,16 @@ export class StoreDeadline {
 
   /** The request was answered: nothing waits on this deadline any more. */
   release(): void {
-    sweep.delete(this.entry);
+    this.disarm();
+  }
+
+  private arm(): void {
+    this.timer ??= setTimeout(() => this.end(new Error(`Redis did not answer within ${this.ms} ms of the request's arrival`)), Math.max(0, this.at - performance.now()));
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 

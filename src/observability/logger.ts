@@ -40,19 +40,48 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
+interface LazyView {
+  _bindings: Record<string, unknown>;
+  _options: object;
+  _child?: Logger;
+}
+
+/** Per parent logger: the methods every lazy view shares (a view itself is one object with its bindings). */
+const lazyPrototypes = new WeakMap<Logger, object>();
+
+function lazyPrototype(logger: Logger): object {
+  let proto = lazyPrototypes.get(logger);
+  if (proto) return proto;
+  const real = (view: LazyView) => (view._child ??= logger.child(view._bindings, view._options));
+  const methods: Record<string, unknown> = {
+    child(this: LazyView, ...args: Parameters<Logger['child']>) {
+      return real(this).child(...args);
+    },
+    bindings(this: LazyView) {
+      return real(this).bindings();
+    },
+  };
+  for (const level of LEVELS) {
+    // Levels the logger does not write stay pino's own no-ops, inherited from the logger.
+    if (logger.isLevelEnabled(level)) {
+      methods[level] = function (this: LazyView, ...args: unknown[]) {
+        return (real(this)[level] as (...a: unknown[]) => void)(...args);
+      };
+    }
+  }
+  proto = Object.assign(Object.create(logger) as object, methods);
+  lazyPrototypes.set(logger, proto);
+  return proto;
+}
+
 /**
  * fastify's `childLoggerFactory`: `request.log` is a pino child (with the request id) made only when something logs
  * through it. Most requests log nothing at LOG_LEVEL=warn, and a child costs the serialization and redaction of its
- * bindings (issue 18 profiles). Levels the logger does not write stay pino's own no-ops.
+ * bindings (issue 18 profiles); a view is one small object.
  */
 export function lazyChildLogger(logger: Logger, bindings: Record<string, unknown>, options: object): Logger {
-  let child: Logger | undefined;
-  const real = () => (child ??= logger.child(bindings, options));
-  const view = Object.create(logger) as Record<string, unknown>;
-  for (const level of LEVELS) {
-    if (logger.isLevelEnabled(level)) view[level] = (...args: unknown[]) => (real()[level] as (...a: unknown[]) => void)(...args);
-  }
-  view.child = (...args: Parameters<Logger['child']>) => real().child(...args);
-  view.bindings = () => real().bindings();
+  const view = Object.create(lazyPrototype(logger)) as LazyView;
+  view._bindings = bindings;
+  view._options = options;
   return view as unknown as Logger;
 }

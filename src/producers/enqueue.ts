@@ -26,6 +26,7 @@ interface Accepted {
   id: string;
   input: ConfirmationRequest;
   data: ConfirmationJobData;
+  ref: QueueRef;
 }
 
 /**
@@ -52,9 +53,18 @@ export class ConfirmationProducer implements ConfirmationIntake {
     return { ok: false, outcome: { result: 'invalid', provider, problems: fieldProblems(parsed.error) } };
   }
 
+  /** One confirmation (a single POST): enqueueMany's steps without its grouping, which one item does not need. */
   async enqueue(body: unknown, options: EnqueueOptions = {}): Promise<EnqueueOutcome> {
-    const [outcome] = await this.enqueueMany([body], options);
-    return outcome!;
+    const checked = this.validate(body);
+    if (!checked.ok) {
+      this.count([checked.outcome]);
+      return checked.outcome;
+    }
+    const outcomes = new Array<EnqueueOutcome>(1);
+    const item = this.accept(0, checked.input, options.links);
+    await this.store(options, this.addAll(item.ref, [item], outcomes));
+    this.count(outcomes);
+    return outcomes[0]!;
   }
 
   revalidate(body: unknown): { ok: true; data: Record<string, unknown> } | { ok: false; problems: FieldProblem[] } {
@@ -85,36 +95,46 @@ export class ConfirmationProducer implements ConfirmationIntake {
   /** Each body gets its own outcome; one bad item never rejects the others. */
   async enqueueMany(bodies: readonly unknown[], options: EnqueueOptions = {}): Promise<EnqueueOutcome[]> {
     const outcomes: EnqueueOutcome[] = new Array(bodies.length);
-    const bySlot = new Map<string, { ref: QueueRef; items: Accepted[] }>();
+    const bySlot = new Map<string, Accepted[]>();
     for (let index = 0; index < bodies.length; index++) {
       const checked = this.validate(bodies[index]);
       if (!checked.ok) {
         outcomes[index] = checked.outcome;
         continue;
       }
-      const id = recordId(checked.input.provider, externalIdOf(checked.input));
-      const ref = this.deps.queues.layout.queueOfRecord(id)!;
-      let group = bySlot.get(ref.name);
-      if (!group) bySlot.set(ref.name, (group = { ref, items: [] }));
-      group.items.push({ index, id, input: checked.input, data: jobData(checked.input, options.links) });
+      const item = this.accept(index, checked.input, options.links);
+      const items = bySlot.get(item.ref.name);
+      if (items) items.push(item);
+      else bySlot.set(item.ref.name, [item]);
     }
-    const within = options.within ?? storeDeadline();
-    try {
-      const groups = [...bySlot.values()];
-      // One queue slot (a single POST, most batches of one provider): no Promise.all around one round trip.
-      if (groups.length === 1) await within(this.addAll(groups[0]!.ref, groups[0]!.items, outcomes));
-      else if (groups.length > 1) await within(Promise.all(groups.map(({ ref, items }) => this.addAll(ref, items, outcomes))));
-    } catch (err) {
-      throw err instanceof UnavailableError ? err : new UnavailableError(err);
-    }
-    for (const outcome of outcomes) {
-      if (outcome.provider && isProvider(outcome.provider)) this.deps.metrics.enqueued.inc({ provider: outcome.provider, result: outcome.result });
-    }
+    const groups = [...bySlot.values()];
+    if (groups.length > 0) await this.store(options, Promise.all(groups.map((items) => this.addAll(items[0]!.ref, items, outcomes))));
+    this.count(outcomes);
     return outcomes;
   }
 
+  private accept(index: number, input: ConfirmationRequest, links: Record<string, string> | undefined): Accepted {
+    const id = recordId(input.provider, externalIdOf(input));
+    return { index, id, input, data: jobData(input, links), ref: this.deps.queues.layout.queueOfRecord(id)! };
+  }
+
+  /** The intake's Redis work under the request's deadline; any failure of it is "unavailable" (503). */
+  private async store(options: EnqueueOptions, work: Promise<unknown>): Promise<void> {
+    try {
+      await (options.within ?? storeDeadline())(work);
+    } catch (err) {
+      throw err instanceof UnavailableError ? err : new UnavailableError(err);
+    }
+  }
+
+  private count(outcomes: readonly EnqueueOutcome[]): void {
+    for (const outcome of outcomes) {
+      if (outcome.provider && isProvider(outcome.provider)) this.deps.metrics.enqueued.inc({ provider: outcome.provider, result: outcome.result });
+    }
+  }
+
   /** One script per item, in one round trip for the items of one queue (producers/confirm-script.ts). */
-  private async addAll(ref: QueueRef, items: Accepted[], outcomes: EnqueueOutcome[]): Promise<void> {
+  private async addAll(ref: QueueRef, items: readonly Accepted[], outcomes: EnqueueOutcome[]): Promise<void> {
     const { queues, config } = this.deps;
     const replies = await confirmAll(
       queues,
