@@ -50,44 +50,63 @@ export async function benchWorker(options: WorkerOptions): Promise<{ result: Wor
     for (let run = 0; run < options.runs; run++) {
       const redis = await freshRedis();
       try {
-        // bare
-        const barePrefix = newPrefix('bare');
-        const before = await usedMemory(redis.url);
-        await fillBare(redis.url, barePrefix, options.jobs, id('b', run));
-        const bareWaiting = await usedMemory(redis.url);
-        const bareHash = await memoryUsage(redis.url, `${barePrefix}:payme:payme.${id('b', run)(0)}`);
-        const bareProc = startBare('worker.mjs', { REDIS_URL: redis.url, PREFIX: barePrefix, QUEUE: 'payme', SANDBOX_URL: sandbox.url, CONCURRENCY: String(options.concurrency) });
-        const bareSeconds = await drainSeconds(redis.url, barePrefix, 'payme', options.jobs);
-        await bareProc.stop();
-        const bareKept = await usedMemory(redis.url);
-
-        // product
-        const prefix = newPrefix('worker');
-        const productBefore = await usedMemory(redis.url);
-        await fillProduct(redis.url, prefix, 'payme', options.jobs, id('p', run));
-        const productWaiting = await usedMemory(redis.url);
-        const productHash = await memoryUsage(redis.url, `${prefix}:payme:payme.${id('p', run)(0)}`);
-        const worker = await startProduct(
-          'worker',
-          { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: options.logLevel, WORKER_CONCURRENCY: String(options.concurrency), FISCALBOX_BASE_URL: sandbox.url, PROVIDER_TIMEOUT_MS: '15000' },
-          ['--providers', 'payme'],
-        );
-        const productSeconds = await drainSeconds(redis.url, prefix, 'payme', options.jobs);
-        rss.push(worker.proc.peakRssMiB());
-        logs.push(worker.proc.stdoutBytes());
-        await worker.proc.stop();
-        const productKept = await usedMemory(redis.url);
+        // Who goes first alternates, so neither always meets the Redis the other has filled.
+        let bareSeconds = 0;
+        let bareWaiting = 0;
+        let bareKept = 0;
+        let bareBefore = 0;
+        let bareHash = 0;
+        const runBare = async () => {
+          const barePrefix = newPrefix('bare');
+          bareBefore = await usedMemory(redis.url);
+          await fillBare(redis.url, barePrefix, options.jobs, id('b', run));
+          bareWaiting = await usedMemory(redis.url);
+          bareHash = await memoryUsage(redis.url, `${barePrefix}:payme:payme.${id('b', run)(0)}`);
+          const bareProc = startBare('worker.mjs', { REDIS_URL: redis.url, PREFIX: barePrefix, QUEUE: 'payme', SANDBOX_URL: sandbox.url, CONCURRENCY: String(options.concurrency) });
+          bareSeconds = await drainSeconds(redis.url, barePrefix, 'payme', options.jobs);
+          await bareProc.stop();
+          bareKept = await usedMemory(redis.url);
+        };
+        let productSeconds = 0;
+        let productWaiting = 0;
+        let productKept = 0;
+        let productBefore = 0;
+        let productHash = 0;
+        const runProduct = async () => {
+          const prefix = newPrefix('worker');
+          productBefore = await usedMemory(redis.url);
+          await fillProduct(redis.url, prefix, 'payme', options.jobs, id('p', run));
+          productWaiting = await usedMemory(redis.url);
+          productHash = await memoryUsage(redis.url, `${prefix}:payme:payme.${id('p', run)(0)}`);
+          const worker = await startProduct(
+            'worker',
+            { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: options.logLevel, WORKER_CONCURRENCY: String(options.concurrency), FISCALBOX_BASE_URL: sandbox.url, PROVIDER_TIMEOUT_MS: '15000' },
+            ['--providers', 'payme'],
+          );
+          productSeconds = await drainSeconds(redis.url, prefix, 'payme', options.jobs);
+          rss.push(worker.proc.peakRssMiB());
+          logs.push(worker.proc.stdoutBytes());
+          await worker.proc.stop();
+          productKept = await usedMemory(redis.url);
+        };
+        if (run % 2 === 0) {
+          await runBare();
+          await runProduct();
+        } else {
+          await runProduct();
+          await runBare();
+        }
 
         bare.push(round(options.jobs / bareSeconds));
         product.push(round(options.jobs / productSeconds));
         ratio.push(round(product.at(-1)! / bare.at(-1)!, 3));
         process.stderr.write(`bench worker ${options.concurrency}/${options.latencyMs}ms run ${run + 1}: bare ${bare.at(-1)} jobs/s, product ${product.at(-1)} jobs/s (${(ratio.at(-1)! * 100).toFixed(1)} %), rss ${rss.at(-1)} MiB\n`);
         memory ??= {
-          bareWaitingBytes: round((bareWaiting - before) / options.jobs),
+          bareWaitingBytes: round((bareWaiting - bareBefore) / options.jobs),
           productWaitingBytes: round((productWaiting - productBefore) / options.jobs),
           bareJobHash: bareHash,
           productJobHash: productHash,
-          bareKeptBytes: round((bareKept - before) / options.jobs),
+          bareKeptBytes: round((bareKept - bareBefore) / options.jobs),
           productKeptBytes: round((productKept - productBefore) / options.jobs),
         };
       } finally {
