@@ -30,7 +30,11 @@ RUN apt-get update \
   && chmod 0755 /usr/local/bin/fiscal-worker
 # HOST=0.0.0.0: reachable from other containers; the process then refuses to start without
 # API_TOKENS and BOARD_USERNAME/BOARD_PASSWORD (CONTRACT §2).
+# NODE_OPTIONS: V8 otherwise lets short-lived garbage grow the old generation towards its default limit before a
+# full collection, and peak RSS follows (issue 18: `serve` peaked at 216–230 MiB under load, 165 with this; the live
+# heap after a full collection stays near 40 MB). docs/BENCHMARKS.md runs the product with this same value.
 ENV NODE_ENV=production \
+    NODE_OPTIONS="--max-old-space-size=192" \
     HOST=0.0.0.0 \
     PORT=3000 \
     METRICS_PORT=9464

@@ -97,6 +97,9 @@ export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void
 
 export const CLI = 'dist/main.js';
 
+/** The image's NODE_OPTIONS (Dockerfile `ENV`), so the product is measured with the heap settings it is deployed with. */
+export const DEPLOYED_NODE_OPTIONS = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+
 /** The provider sandbox as its own process, so its work never shares an event loop with what is measured. */
 export async function startSandboxProc(): Promise<{ proc: Proc; url: string }> {
   const proc = startProc(process.execPath, [CLI, 'sandbox', '--port', '0', '--max-calls', '20000'], {});
@@ -108,7 +111,13 @@ export async function startSandboxProc(): Promise<{ proc: Proc; url: string }> {
 export async function startProduct(mode: 'api' | 'worker' | 'serve', env: Record<string, string>, args: string[] = []): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
   const portVar = mode === 'worker' ? 'METRICS_PORT' : 'PORT';
-  const proc = startProc(process.execPath, [CLI, mode, ...args], { ...env, HOST: '127.0.0.1', [portVar]: String(port), ...(mode === 'worker' ? {} : { METRICS_PORT: '0' }) });
+  const proc = startProc(process.execPath, [CLI, mode, ...args], {
+    NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
+    ...env,
+    HOST: '127.0.0.1',
+    [portVar]: String(port),
+    ...(mode === 'worker' ? {} : { METRICS_PORT: '0' }),
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`);
   return { proc, url };

@@ -11,6 +11,7 @@ import { benchCluster, type ClusterResult } from './scenarios/cluster.js';
 import { benchBatch, benchSingle, type BatchResult, type SingleResult } from './scenarios/ingest.js';
 import { benchLatency, benchServeMemory, type LatencyResult, type RetentionResult } from './scenarios/serve.js';
 import { benchWorker, type MemoryResult, type WorkerResult } from './scenarios/worker.js';
+import { DEPLOYED_NODE_OPTIONS } from './procs.js';
 import { round, type Stat } from './support.js';
 
 const SCENARIOS = ['single', 'batch', 'worker', 'slow', 'latency', 'serve', 'cluster'] as const;
@@ -104,7 +105,7 @@ Produced by \`${command}\` on ${new Date().toISOString().slice(0, 16).replace('T
 Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB. ${versions()}.
 
 Every scenario ran ${runs} times; a figure is the median with the spread (min–max) in brackets. The product is the
-built CLI (\`dist/main.js\`) as its own process, logging JSON to stdout (read and discarded by the parent, as a log
+built CLI (\`dist/main.js\`) as its own process, with the image's \`NODE_OPTIONS\` (\`${DEPLOYED_NODE_OPTIONS}\`), logging JSON to stdout (read and discarded by the parent, as a log
 driver would): \`api\` at \`LOG_LEVEL=warn\`, \`worker\` and \`serve\` at \`info\`. Its counterparts are the bare scripts in
 \`bench/bare/\` on the same \`node_modules\`, a fresh throwaway \`redis-server\` per scenario (per run for the worker)
 and the same provider sandbox process. Bare and product runs alternate, so a busy moment on the machine falls on both.

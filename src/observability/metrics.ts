@@ -1,11 +1,14 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { PROVIDERS } from '../domain/provider.js';
 import { OUTCOME_CLASSES } from '../domain/outcome.js';
+import { HotHistogram, PendingCounts } from './hot-metrics.js';
 
 /** CONTRACT §6: every metric is defined here once, on a registry of its own (never prom-client's global one). */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Written per job or request: counted here as plain numbers, handed to the Counters when they are collected.
+  const pending = { enqueued: new PendingCounts(), attempts: new PendingCounts(), finished: new PendingCounts() };
 
   const metrics = {
     registry,
@@ -14,33 +17,41 @@ export function createMetrics() {
       help: 'Confirmations handed to the product, by what enqueue made of them',
       labelNames: ['provider', 'result'] as const,
       registers: [registry],
+      collect() {
+        pending.enqueued.flushInto(this);
+      },
     }),
     attempts: new Counter({
       name: 'fiscal_attempts_total',
       help: 'Provider calls by outcome class (CONTRACT §4)',
       labelNames: ['provider', 'class'] as const,
       registers: [registry],
+      collect() {
+        pending.attempts.flushInto(this);
+      },
     }),
     finished: new Counter({
       name: 'fiscal_jobs_finished_total',
       help: 'Jobs that reached a terminal state',
       labelNames: ['provider', 'state'] as const,
       registers: [registry],
+      collect() {
+        pending.finished.flushInto(this);
+      },
     }),
-    providerDuration: new Histogram({
-      name: 'fiscal_provider_request_duration_seconds',
-      help: 'One provider call, connect to last byte',
-      labelNames: ['provider', 'code'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
-      registers: [registry],
-    }),
-    jobDuration: new Histogram({
-      name: 'fiscal_job_duration_seconds',
-      help: 'From acceptance to succeeded/dead',
-      labelNames: ['provider', 'state'] as const,
-      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400],
-      registers: [registry],
-    }),
+    pending,
+    providerDuration: new HotHistogram(
+      'fiscal_provider_request_duration_seconds',
+      'One provider call, connect to last byte',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      registry,
+    ),
+    jobDuration: new HotHistogram(
+      'fiscal_job_duration_seconds',
+      'From acceptance to succeeded/dead',
+      [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400],
+      registry,
+    ),
     queueJobs: new Gauge({
       name: 'fiscal_queue_jobs',
       help: 'Jobs per queue state, read from Redis at scrape time (serve/api only)',
@@ -93,8 +104,8 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * A provider's per-job metrics with their label sets resolved once: prom-client hashes a labels object on every
- * `inc`/`observe`, which a worker would pay several times per job. Children are made on first use per label value.
+ * A provider's per-job metrics with their label sets resolved once (hot-metrics.ts): a write is an addition. Slots are
+ * made on first use per label value.
  */
 export class ProviderMetrics {
   private readonly attemptsByClass = new Map<string, { inc(): void }>();
@@ -108,16 +119,16 @@ export class ProviderMetrics {
   ) {}
 
   attempt(outcomeClass: string): void {
-    child(this.attemptsByClass, outcomeClass, () => this.metrics.attempts.labels({ provider: this.provider, class: outcomeClass })).inc();
+    child(this.attemptsByClass, outcomeClass, () => this.metrics.pending.attempts.slot({ provider: this.provider, class: outcomeClass })).inc();
   }
 
   providerCall(code: string, seconds: number): void {
-    child(this.durationByCode, code, () => this.metrics.providerDuration.labels({ provider: this.provider, code })).observe(seconds);
+    child(this.durationByCode, code, () => this.metrics.providerDuration.series({ provider: this.provider, code })).observe(seconds);
   }
 
   finished(state: 'succeeded' | 'dead', seconds: number): void {
-    child(this.finishedByState, state, () => this.metrics.finished.labels({ provider: this.provider, state })).inc();
-    child(this.jobDurationByState, state, () => this.metrics.jobDuration.labels({ provider: this.provider, state })).observe(seconds);
+    child(this.finishedByState, state, () => this.metrics.pending.finished.slot({ provider: this.provider, state })).inc();
+    child(this.jobDurationByState, state, () => this.metrics.jobDuration.series({ provider: this.provider, state })).observe(seconds);
   }
 }
 
@@ -126,3 +137,12 @@ function child<T>(cache: Map<string, T>, key: string, make: () => T): T {
   if (!found) cache.set(key, (found = make()));
   return found;
 }
+
+/** Counts one enqueue outcome (API, bulk CLI, the charge → confirm chain): a slot per provider and result. */
+export function countEnqueued(metrics: Metrics, provider: string, result: string): void {
+  let byResult = enqueuedSlots.get(metrics);
+  if (!byResult) enqueuedSlots.set(metrics, (byResult = new Map()));
+  child(byResult, `${provider}\u0000${result}`, () => metrics.pending.enqueued.slot({ provider, result })).inc();
+}
+
+const enqueuedSlots = new WeakMap<Metrics, Map<string, { inc(): void }>>();

@@ -9,7 +9,7 @@ import type { QueueRef } from '../infra/layout.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { storeDeadline } from '../infra/deadline.js';
 import { UnavailableError } from '../infra/redis.js';
-import type { Metrics } from '../observability/metrics.js';
+import { countEnqueued, type Metrics } from '../observability/metrics.js';
 import { referenceIndexKey } from '../records/indexes.js';
 import { confirmationSchema, externalIdOf } from './schemas.js';
 import { confirmAll } from './confirm-script.js';
@@ -129,7 +129,7 @@ export class ConfirmationProducer implements ConfirmationIntake {
 
   private count(outcomes: readonly EnqueueOutcome[]): void {
     for (const outcome of outcomes) {
-      if (outcome.provider && isProvider(outcome.provider)) this.deps.metrics.enqueued.inc({ provider: outcome.provider, result: outcome.result });
+      if (outcome.provider && isProvider(outcome.provider)) countEnqueued(this.deps.metrics, outcome.provider, outcome.result);
     }
   }
 

@@ -5,7 +5,7 @@ import { recordId } from '../domain/ids.js';
 import type { PaymentJobData, PaymentRequest } from '../domain/jobs.js';
 import { fieldProblems } from '../domain/problems.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import type { Metrics } from '../observability/metrics.js';
+import { countEnqueued, type Metrics } from '../observability/metrics.js';
 import { onlySpecOfKind } from '../providers/index.js';
 import { enqueueAtMostOnce } from './money-intake.js';
 
@@ -39,7 +39,7 @@ export class PaymentProducer implements PaymentIntake {
 
   async enqueue(idempotencyKey: string, body: unknown, options: Pick<EnqueueOptions, 'within'> = {}): Promise<EnqueueOutcome> {
     const outcome = await this.claimAndAdd(idempotencyKey, body, options);
-    this.deps.metrics.enqueued.inc({ provider: PAYMENT.name, result: outcome.result });
+    countEnqueued(this.deps.metrics, PAYMENT.name, outcome.result);
     return outcome;
   }
 

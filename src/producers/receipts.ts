@@ -5,7 +5,7 @@ import { recordId, saleKey } from '../domain/ids.js';
 import type { ReceiptJobData, ReceiptRequest } from '../domain/jobs.js';
 import { fieldProblems } from '../domain/problems.js';
 import type { ProviderQueues } from '../infra/queues.js';
-import type { Metrics } from '../observability/metrics.js';
+import { countEnqueued, type Metrics } from '../observability/metrics.js';
 import { onlySpecOfKind } from '../providers/index.js';
 import { receiptTotals } from '../domain/receipt-totals.js';
 import { enqueueAtMostOnce } from './money-intake.js';
@@ -53,7 +53,7 @@ export class ReceiptProducer implements ReceiptIntake {
 
   async enqueue(body: unknown, options: Pick<EnqueueOptions, 'within'> = {}): Promise<EnqueueOutcome> {
     const outcome = await this.claimAndAdd(body, options);
-    this.deps.metrics.enqueued.inc({ provider: RECEIPT.name, result: outcome.result });
+    countEnqueued(this.deps.metrics, RECEIPT.name, outcome.result);
     return outcome;
   }
 
