@@ -32,8 +32,8 @@ RUN apt-get update \
 # API_TOKENS and BOARD_USERNAME/BOARD_PASSWORD (CONTRACT §2).
 # NODE_OPTIONS: without a limit V8 sizes the old generation from the machine's memory and lets short-lived garbage
 # grow it before a full collection; peak RSS follows (issue 18: `serve` peaked at 216–230 MiB under load, 162–169 with
-# 256 MB; the live heap after a full collection stays near 40 MB). 192 cost the worker 5 % of its throughput, 256
-# nothing measurable. docs/BENCHMARKS.md runs the product with this same value.
+# 256 MB; the worker 205–210 → 150–167; the live heap after a full collection stays near 40 MB). Its throughput cost is
+# inside this machine's run-to-run spread (A/B in docs/BENCHMARKS.md). The bench runs the product with this value.
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-old-space-size=256" \
     HOST=0.0.0.0 \

@@ -44,18 +44,19 @@ export function classifyFiscalBox(table: FiscalBoxTable, answer: ProviderAnswer)
   const byTransport = table.atMostOnce ? chargeTransport(answer, table.provider) : classifyTransport(answer, table.provider);
   if (byTransport) return byTransport;
   if (answer.kind !== 'http') throw new Error('unreachable: transport failures are classified above');
-  const response = responseForRecord(answer);
+  // The answer as a record keeps it, made only for a refusal: a success keeps its `data` instead.
+  const response = () => responseForRecord(answer);
   const envelope = Envelope.safeParse(answer.json);
   if (!envelope.success) {
     const message = `${table.provider} answered a body that is not the documented JSON (an object with a boolean is_success)`;
     return table.atMostOnce
-      ? ambiguous('undocumented_body', `${message}; the charge may have been made`, response)
-      : retryable('undocumented_body', message, { providerResponse: response });
+      ? ambiguous('undocumented_body', `${message}; the charge may have been made`, response())
+      : retryable('undocumented_body', message, { providerResponse: response() });
   }
   const { is_success, data, error } = envelope.data;
   if (!is_success) {
     const refusal = envelopeError(error);
-    return rejected(refusal.code, refusal.message, response, refusal.details);
+    return rejected(refusal.code, refusal.message, response(), refusal.details);
   }
   const fields = isRecord(data) ? data : {};
   for (const rule of table.decisive) {
@@ -66,9 +67,9 @@ export function classifyFiscalBox(table: FiscalBoxTable, answer: ProviderAnswer)
     const message = typeof said === 'string' && said ? said : `${table.provider} answered is_success with ${rule.field} ${JSON.stringify(value)}`;
     const documentedFailure = rule.failure?.includes(value as string | number) ?? false;
     if (rule.otherwise === 'ambiguous' && !documentedFailure) {
-      return ambiguous(code, `${message}; ${rule.field} is neither a known success nor a known failure: check with the provider before replaying`, response);
+      return ambiguous(code, `${message}; ${rule.field} is neither a known success nor a known failure: check with the provider before replaying`, response());
     }
-    return rejected(code, message, response);
+    return rejected(code, message, response());
   }
   return success(maskPersonalDataIn(answer.text, data ?? null));
 }

@@ -41,8 +41,7 @@ export interface AttemptOptions {
  */
 export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCall, options: AttemptOptions = {}): Promise<JobResult> {
   // The kind is asked only while the circuit is open: a job whose latest call failed probes on the backed-off schedule.
-  const kind = () => (lastCallFailed(decodeAttempts(job.stacktrace), readProgress(job).uncounted ?? []) ? 'retry' : 'fresh');
-  const wait = ctx.circuit.callsFreely() ? 0 : await ctx.circuit.admit(job.id!, kind);
+  const wait = ctx.circuit.callsFreely() ? 0 : await ctx.circuit.admit(job.id!, () => (lastCallFailed(decodeAttempts(job.stacktrace), readProgress(job).uncounted ?? []) ? 'retry' : 'fresh'));
   if (wait > 0) return waitOutCircuit(ctx, job, wait);
   const history = decodeAttempts(job.stacktrace);
   const attemptInRun = attemptsInRun(history) + 1;
@@ -69,17 +68,17 @@ export async function runAttempt(ctx: AttemptContext, job: Job, call: ProviderCa
   };
   // Fields rather than a child logger: a child per job costs more than the log lines most jobs never write.
   const log = ctx.logger;
-  const ids = { job_id: job.id, provider: ctx.provider, attempt: attemptInRun };
 
   if (outcome.class === 'success') {
     await ctx.circuit.recordSuccess(job.id!);
     entry.terminal = true;
-    if (log.isLevelEnabled('debug')) log.debug({ ...ids, class: outcome.class, http_status: status, duration_ms: entry.latency_ms }, 'provider call finished');
+    if (log.isLevelEnabled('debug')) log.debug({ job_id: job.id, provider: ctx.provider, attempt: attemptInRun, class: outcome.class, http_status: status, duration_ms: entry.latency_ms }, 'provider call finished');
     const result: JobResult = { data: outcome.data, attempt: entry };
     if (hadLostAnswer(history)) result.after_lost_answer = true;
     return result;
   }
 
+  const ids = { job_id: job.id, provider: ctx.provider, attempt: attemptInRun };
   entry.code = outcome.code;
   entry.message = outcome.message;
   if (outcome.providerResponse !== undefined) entry.provider_response = outcome.providerResponse;
