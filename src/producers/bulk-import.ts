@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BulkItem, BulkSink, LineOutcome, LineResult } from './bulk-sinks.js';
 import { SinkError } from './bulk-sinks.js';
@@ -138,6 +139,9 @@ class BulkImport {
 
   constructor(private readonly o: BulkImportOptions) {
     this.committedThrough = o.fromLine - 1;
+    // Each batch in flight listens on the stop signal (its request or its pause before sending again): up to
+    // --concurrency of them, more than Node's default of 10 before it warns of a leak.
+    setMaxListeners(o.concurrency + 1, this.halt.signal);
   }
 
   async run(): Promise<BulkReport> {

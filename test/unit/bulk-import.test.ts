@@ -177,4 +177,29 @@ describe('bulk import', () => {
     expect(second.stopped).toBeUndefined();
     expect(first.counts.created + second.counts.created).toBe(30);
   });
+
+  it('as many batches in flight as --concurrency allows listen on the stop signal without a leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    // As undici does with a request's signal: a listener for as long as the batch is in flight.
+    const sink: BulkSink = {
+      async send(items, signal) {
+        const onAbort = () => undefined;
+        signal.addEventListener('abort', onAbort);
+        await sleep(20);
+        signal.removeEventListener('abort', onAbort);
+        return items.map(outcomeOf);
+      },
+      async close() {},
+    };
+    try {
+      const { report } = run(Array.from({ length: 32 * 3 }, (_, i) => line(i + 1)), sink, { concurrency: 32 });
+      expect((await report).counts.created).toBe(96);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
 });
