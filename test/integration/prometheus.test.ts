@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../../src/infra/redis-server.js';
 import { startReceiver, type Receiver } from '../helpers/callback-receiver.js';
+import { waitUntil } from '../helpers/money.js';
 import { ALERTS_FILE, dashboardAndAlertQueries, readAlertRules, REPO_ROOT } from '../helpers/deploy-queries.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { commandAvailable, startPrometheus, targetOf, type PrometheusServer } from '../helpers/prometheus.js';
@@ -139,7 +140,7 @@ describe.skipIf(!HAVE_PROMETHEUS)(
     let trafficStart = 0;
     const expected = { finished: 0, dead: 0 };
     /** Result callbacks (issue 17): the receiver answers 410 to one record, 503 to two until released, 200 otherwise. */
-    const callbacks = { gone: new Set<string>(), flaky: new Set<string>(), released: false, failedAnswers: 0 };
+    const callbacks = { gone: new Set<string>(), flaky: new Set<string>(), refusedFlaky: new Set<string>(), released: false, failedAnswers: 0 };
 
     beforeAll(async () => {
       receiver = await startReceiver();
@@ -147,6 +148,7 @@ describe.skipIf(!HAVE_PROMETHEUS)(
         const id = String((JSON.parse(callback.body) as { id?: unknown }).id);
         const status = callbacks.gone.has(id) ? 410 : callbacks.flaky.has(id) && !callbacks.released ? 503 : 200;
         if (status !== 200) callbacks.failedAnswers++;
+        if (status === 503) callbacks.refusedFlaky.add(id);
         return status;
       };
       const env = {
@@ -212,6 +214,9 @@ describe.skipIf(!HAVE_PROMETHEUS)(
       ];
       const second = await post(api, more);
       expect(second.map((r) => r.status)).toEqual(more.map(() => 202));
+      // Released once each flaky record's callback was refused and Prometheus saw callbacks wait: the delayed gauge
+      // alone can move before a flaky callback is first sent (a busy machine did that once), leaving nothing to retry.
+      await waitUntil(() => callbacks.refusedFlaky.size, (n) => n === flaky.length, 60_000, 'a 503 for each flaky callback');
       await prom.waitForData('max(fiscal_callback_queue_jobs{state="delayed"}) > 0');
       callbacks.released = true;
       expect((await api.post('/v1/confirmations', confirmationBody(backlog[0]!))).status).toBe(200); // duplicate
