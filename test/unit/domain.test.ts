@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { attemptsInRun, decodeAttempts, encodeAttempt, hadLostAnswer, lastCallFailed, type AttemptEntry } from '../../src/domain/attempt.js';
+import { attemptsInRun, decodeAttempts, encodeAttempt, hadLostAnswer, lastCallFailed, readSuccess, storeSuccess, type AttemptEntry } from '../../src/domain/attempt.js';
 import { recordId } from '../../src/domain/ids.js';
 import { maskPersonalData, maskPhone } from '../../src/domain/personal-data.js';
 import { fiscalQrCode, normalizeQrCode } from '../../src/domain/qr.js';
@@ -110,6 +110,30 @@ describe('attempt history', () => {
     expect(lastCallFailed([entry({ at: at(1) }), entry({ at: at(2), terminal: true })], [entry({ at: at(1), uncounted: true })])).toBe(false);
     // BullMQ's own failures (a stalled job) carry no time and say nothing about the provider.
     expect(lastCallFailed(decodeAttempts(['Error: job stalled more than allowable limit']), [])).toBe(false);
+  });
+  it('keeps a success in its stored form (epoch time, no class or end) and reads it back whole', () => {
+    const success = fc.record(
+      {
+        at: fc.date({ min: new Date('2020-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
+        http_status: fc.constantFrom(200, 201),
+        class: fc.constant('success' as const),
+        latency_ms: fc.nat(60_000),
+        code: fc.string(),
+        provider_response: fc.jsonValue(),
+        lost_answer: fc.boolean(),
+        uncounted: fc.boolean(),
+        terminal: fc.constant(true),
+      },
+      { requiredKeys: ['at', 'http_status', 'class', 'latency_ms', 'terminal'] },
+    );
+    fc.assert(
+      fc.property(success, (entry) => {
+        const stored = storeSuccess(entry);
+        expect(stored.at).toBe(Date.parse(entry.at));
+        expect(Object.keys(stored).sort()).toEqual(Object.keys(entry).filter((k) => k !== 'class' && k !== 'terminal').sort());
+        expect(readSuccess(JSON.parse(JSON.stringify(stored)))).toEqual(JSON.parse(JSON.stringify(entry)));
+      }),
+    );
   });
   it('notices a lost answer in the current run', () => {
     expect(hadLostAnswer([entry({ http_status: 'timeout' })])).toBe(true);
