@@ -1,10 +1,11 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium, type Browser } from '../helpers/browser.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { newCode, uid } from '../helpers/ids.js';
 
 // Bull Board as an operator uses it (issues 15 and 16): a real chromium logs in with HTTP Basic, finds a dead letter
 // made through the sandbox, replays it with the Retry button and sees it succeed; on Payme Go nothing can re-send an
@@ -12,8 +13,6 @@ import { QR, startHarness, type Harness } from '../helpers/harness.js';
 
 const USER = 'operator';
 const PASSWORD = `board-${randomUUID()}`;
-const uid = () => randomUUID().slice(0, 8);
-const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
 const missing = chromiumMissing();
 const screenshotPath = process.env.FISCAL_BOARD_SCREENSHOT ?? join(tmpdir(), `fiscal-board-${uid()}.png`);
 
@@ -72,7 +71,7 @@ describe('Bull Board in chromium', () => {
     expect(await done.innerText()).not.toContain('gave up');
     const record = await h.get(`/v1/confirmations/${id}`);
     expect(record.body).toMatchObject({ state: 'succeeded', attempts: 3 });
-    const audit = h.logs.lines.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.audit === 'replay' && l.actor && l.ids?.includes(id));
+    const audit = h.logs.audits('replay').find((l) => l.actor && l.ids?.includes(id));
     expect(audit).toMatchObject({ actor: { via: 'board', name: USER }, replayed: 1 });
     await page.close();
   }, 60_000);

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomInt, randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { freePort } from '../../src/infra/redis-server.js';
 import { runDeadCli } from '../../src/operations/dead-cli.js';
 import type { Endpoint } from '../../src/sandbox/types.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { newCode, uid } from '../helpers/ids.js';
 
 /**
  * Issue 16, CONTRACT §1/§5: `fiscal-worker dead list|replay|remove` as a real child process (`node --import tsx
@@ -15,8 +15,6 @@ import { QR, startHarness, type Harness } from '../helpers/harness.js';
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const uid = () => randomUUID().slice(0, 8);
-const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
 const ME = userInfo().username;
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {

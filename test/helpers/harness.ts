@@ -23,6 +23,10 @@ export class LogCapture extends Writable {
   get text(): string {
     return this.lines.join('\n');
   }
+  /** The operators' audit lines (`audit` set), or only those of one kind, in the order they were written. */
+  audits(kind?: string): Record<string, any>[] {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => (kind === undefined ? l.audit : l.audit === kind));
+  }
 }
 
 export interface HarnessOptions {

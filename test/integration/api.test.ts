@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { LogCapture, OTHER_QR, QR, startHarness, testEnv, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
-const uid = () => randomUUID().slice(0, 8);
 const TOKENS = ['tok-current-1f0e', 'tok-next-9a7c'];
 
 describe('enqueue API over real HTTP on real Redis', () => {

@@ -1,8 +1,9 @@
-import { randomInt, randomUUID } from 'node:crypto';
-import { request } from 'undici';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../../src/domain/provider.js';
-import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { QR, type Harness } from '../helpers/harness.js';
+import { newCode, uid } from '../helpers/ids.js';
+import { boardClient, startMoneyHarness } from '../helpers/money.js';
 
 // Bull Board's HTTP API under the queues' board policies (issues 15 and 16): what each queue refuses, replays through
 // the shared dead-letter path, and the audit line of every change, without a browser.
@@ -11,38 +12,16 @@ const USER = 'night-operator';
 const PASSWORD = `board-${randomUUID()}`;
 const MERCHANT = '542088';
 const SECRET = 'board-test-secret';
-const uid = () => randomUUID().slice(0, 8);
-/** A customer's Payme code: digits only, so sandbox faults come from program(code, …) (docs/SANDBOX.md). */
-const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
 
 describe('Bull Board API: queue policies, replays through the shared path, audit lines', () => {
   let h: Harness;
+  let board: ReturnType<typeof boardClient>;
   beforeAll(async () => {
-    h = await startHarness({
-      env: {
-        BOARD_USERNAME: USER,
-        BOARD_PASSWORD: PASSWORD,
-        FREEDOMPAY_MERCHANT_ID: MERCHANT,
-        FREEDOMPAY_SECRET_KEY: SECRET,
-        PROVIDER_TIMEOUT_MS: '300',
-        RETRY_ATTEMPTS: '2',
-        CIRCUIT_THRESHOLD: '50',
-      },
-      sandbox: { freedompay: { merchantId: MERCHANT, secretKey: SECRET } },
-    });
+    h = await startMoneyHarness({ user: USER, password: PASSWORD }, { merchantId: MERCHANT, secretKey: SECRET });
+    board = boardClient(h.url, USER, PASSWORD);
   });
   afterAll(() => h?.close());
 
-  const board = async (method: 'GET' | 'PUT' | 'POST' | 'PATCH', path: string, body?: unknown) => {
-    const res = await request(`${h.url}/admin/queues/api${path}`, {
-      method,
-      headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, text, body: text ? JSON.parse(text) : undefined };
-  };
-  const audits = (audit: string) => h.logs.lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.audit === audit);
   const goCalls = (code: string) => h.sandbox.calls('payme_go').filter((c) => c.key === code);
   const deadCharge = async (directive: string) => {
     const code = newCode();
@@ -91,7 +70,7 @@ describe('Bull Board API: queue policies, replays through the shared path, audit
       ['PUT', '/queues/payme_go/empty'],
       ['PUT', '/queues/payme_go/obliterate', { force: true }],
     ];
-    const refusedBefore = audits('board_refused').length;
+    const refusedBefore = h.logs.audits('board_refused').length;
     for (const [method, path, body] of attempts) {
       const res = await board(method, path, body);
       expect(res.status, `${method} ${path}`).toBe(403);
@@ -108,7 +87,7 @@ describe('Bull Board API: queue policies, replays through the shared path, audit
     const job = await queue.getJob(id);
     expect(job?.data).toMatchObject({ amount: 1000, qr_code: ambiguous.code });
     expect(await job?.getState()).toBe('failed');
-    const refusals = audits('board_refused').slice(refusedBefore);
+    const refusals = h.logs.audits('board_refused').slice(refusedBefore);
     expect(refusals).toHaveLength(attempts.length);
     expect(refusals[0]).toMatchObject({ actor: { via: 'board', name: USER }, queue: 'payme_go', action: 'retry' });
   });
@@ -137,7 +116,7 @@ describe('Bull Board API: queue policies, replays through the shared path, audit
       ['retryable', true],
       ['success', true],
     ]);
-    expect(audits('replay').find((l) => l.ids?.includes(id))).toMatchObject({ actor: { via: 'board', name: USER }, scope: 'ids', requested: 1, replayed: 1, skipped: 0 });
+    expect(h.logs.audits('replay').find((l) => l.ids?.includes(id))).toMatchObject({ actor: { via: 'board', name: USER }, scope: 'ids', requested: 1, replayed: 1, skipped: 0 });
     const { body } = await board('GET', `/queues/payme/${id}`);
     expect(body.job.externalUrl.href).toBe(`/v1/confirmations/${id}`);
     expect(body.job.name).toBe('Payme confirmation');
@@ -149,7 +128,7 @@ describe('Bull Board API: queue policies, replays through the shared path, audit
     const res = await board('PUT', '/queues/anor/retry/failed');
     expect(res).toMatchObject({ status: 200, body: { retried: 2, skipped: 0 } });
     for (const { id } of dead) await h.waitForState(id, 'succeeded');
-    expect(audits('replay').find((l) => l.scope === 'anor')).toMatchObject({ actor: { via: 'board', name: USER }, requested: 2, replayed: 2, skipped: 0 });
+    expect(h.logs.audits('replay').find((l) => l.scope === 'anor')).toMatchObject({ actor: { via: 'board', name: USER }, requested: 2, replayed: 2, skipped: 0 });
   });
 
   it('a finished job is not a dead letter: its retry is refused and nothing is called again', async () => {
@@ -168,7 +147,7 @@ describe('Bull Board API: queue policies, replays through the shared path, audit
     const one = await deadConfirmation('uzum', 'reject');
     expect((await board('PUT', `/queues/uzum/${one.id}/clean`)).status).toBe(204);
     expect(await h.app.queues.get('uzum').getJob(one.id)).toBeUndefined();
-    expect(audits('remove').find((l) => l.ids?.includes(one.id))).toMatchObject({ actor: { via: 'board', name: USER }, queue: 'uzum', ids: [one.id] });
+    expect(h.logs.audits('remove').find((l) => l.ids?.includes(one.id))).toMatchObject({ actor: { via: 'board', name: USER }, queue: 'uzum', ids: [one.id] });
 
     const dead = [await deadConfirmation('uzum', 'reject'), await deadConfirmation('uzum', 'reject')];
     // bull-board cleans only jobs finished more than 5 s ago: these are moved back in the failed set (its score is
@@ -178,7 +157,7 @@ describe('Bull Board API: queue policies, replays through the shared path, audit
     const res = await board('PUT', '/queues/uzum/clean/failed');
     expect(res.status).toBe(200);
     expect(await h.app.queues.get('uzum').getFailedCount()).toBe(0);
-    const clean = audits('clean').at(-1);
+    const clean = h.logs.audits('clean').at(-1);
     expect(clean).toMatchObject({ actor: { via: 'board', name: USER }, queue: 'uzum', status: 'failed', count: 2 });
     expect([...clean!.ids].sort()).toEqual(dead.map((d) => d.id).sort());
   });
@@ -212,6 +191,6 @@ describe('Bull Board API: queue policies, replays through the shared path, audit
     const record = await h.waitForState(id, 'succeeded');
     expect(record.result).toMatchObject({ status: 'registered', payment_id: pid });
     expect(h.sandbox.receipts(pid)).toHaveLength(1);
-    expect(audits('replay').find((l) => l.ids?.includes(id))).toMatchObject({ actor: { via: 'board', name: USER }, replayed: 1 });
+    expect(h.logs.audits('replay').find((l) => l.ids?.includes(id))).toMatchObject({ actor: { via: 'board', name: USER }, replayed: 1 });
   });
 });

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import type { Reject } from '../../src/producers/bulk-rejects.js';
 import { kindOf, writeBulkFile, type BulkFile } from '../helpers/bulk-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { QueueReader, spawnServe, type ServeProcess } from '../helpers/serve-process.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * Issue 16, bulk enqueue at size: `fiscal-worker enqueue` as a real child process on a 100,000-line file with
@@ -39,7 +39,6 @@ const HEAP_CEILING_MB = 96;
  */
 const FLAT_MARGIN_MIB = 32;
 
-const uid = () => randomUUID().slice(0, 8);
 const summary = (c: BulkFile['expected']) => `created ${c.created}, duplicate ${c.duplicate}, conflict ${c.conflict}, invalid ${c.invalid}\n`;
 
 interface CliRun {

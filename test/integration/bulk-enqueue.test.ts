@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { freePort } from '../../src/infra/redis-server.js';
 import { runEnqueueCli } from '../../src/producers/bulk-cli.js';
 import type { Reject } from '../../src/producers/bulk-rejects.js';
 import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * `fiscal-worker enqueue FILE|-` (CONTRACT §1, issue 16) on small files: local mode (Redis, through the producer)
@@ -21,7 +21,6 @@ import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js'
 
 const TOKEN = 'bulk-test-token-7f3a9c';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const uid = () => randomUUID().slice(0, 8);
 
 /** Twelve lines, every kind: 4 created, 1 duplicate, 1 conflict, 4 invalid, 2 blank. Keys are unique per call. */
 function mixedFile(tag: string): { text: string; keys: string[] } {

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * CONTRACT §2: while a circuit is open, one probe at a time, the first after CIRCUIT_PROBE_MS, the wait doubling while
@@ -18,7 +18,6 @@ import { QR, startHarness, type Harness } from '../helpers/harness.js';
 const PROBE_MS = 100;
 const THRESHOLD = 3;
 
-const uid = () => randomUUID().slice(0, 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {

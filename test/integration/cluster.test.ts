@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/env.js';
 import { tagSlot } from '../../src/infra/cluster-slots.js';
 import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js';
 import { startRedisCluster, type LocalCluster } from '../helpers/redis-cluster.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * Issues 8 and 18: the whole flow on a real local Redis Cluster (three masters started from redis-server in this file,
@@ -14,7 +14,6 @@ import { startRedisCluster, type LocalCluster } from '../helpers/redis-cluster.j
  * three masters, Uzum, Anor and Click likewise. README "Redis Cluster".
  */
 
-const uid = () => randomUUID().slice(0, 8);
 
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {

@@ -95,7 +95,7 @@ describe(`replaying ${N} dead letters`, () => {
     // The loop kept turning: the API answered all along, and no timer waited anywhere near the replay's length.
     expect(latencies.length).toBeGreaterThan(progress.length);
     expect(maxGapMs).toBeLessThan(Math.max(1000, (seconds * 1000) / 10));
-    const audit = h.logs.lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.audit === 'replay');
+    const audit = h.logs.audits('replay');
     expect(audit).toEqual([expect.objectContaining({ actor: { via: 'cli', name: 'bulk-test' }, scope: 'all', requested: N, replayed: N, skipped: 0 })]);
     expect(audit[0]!.ids).toHaveLength(100);
 

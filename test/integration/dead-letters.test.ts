@@ -1,10 +1,10 @@
-import { randomInt, randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { runDeadCli } from '../../src/operations/dead-cli.js';
 import type { Endpoint } from '../../src/sandbox/types.js';
 import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js';
+import { newCode, uid } from '../helpers/ids.js';
 
 /**
  * Issue 16, CONTRACT §3/§5: the dead-letter API over real HTTP on real Redis, the dead letters made by the sandbox.
@@ -12,9 +12,7 @@ import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js'
  */
 
 const TOKEN = 'dead-letter-test-token-7f3a9c';
-const uid = () => randomUUID().slice(0, 8);
 /** A Payme Go customer code: digits only, so its faults come from sandbox.program (docs/SANDBOX.md). */
-const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
 
 interface Ranked {
   id: string;
@@ -76,7 +74,6 @@ async function pageAll(h: Harness, query: string, limit: number): Promise<{ ids:
   return { ids, sizes };
 }
 
-const audits = (h: Harness) => h.logs.lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.audit);
 
 describe('GET /v1/dead-letters', () => {
   let h: Harness;
@@ -167,7 +164,7 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     const record = await h.waitForState(id!, 'succeeded');
     expect(record.history.map((e) => e.class)).toEqual(['rejected', 'success']);
     expect(calls('uzum_confirm', key)).toBe(2);
-    expect(audits(h).at(-1)).toMatchObject({ audit: 'replay', actor: { via: 'api', name: 'ops' }, scope: 'ids', force: false, requested: 1, replayed: 1, ids: [id], skipped: 0 });
+    expect(h.logs.audits().at(-1)).toMatchObject({ audit: 'replay', actor: { via: 'api', name: 'ops' }, scope: 'ids', force: false, requested: 1, replayed: 1, ids: [id], skipped: 0 });
     expect(h.logs.text).not.toContain(TOKEN);
   });
 
@@ -192,7 +189,7 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     await h.waitForState(u1!, 'succeeded');
     await h.waitForState(u2!, 'succeeded');
     expect(await state(a1!)).toBe('dead');
-    expect(audits(h).at(-1)).toMatchObject({ audit: 'replay', scope: 'uzum', replayed: 2 });
+    expect(h.logs.audits().at(-1)).toMatchObject({ audit: 'replay', scope: 'uzum', replayed: 2 });
 
     const all = await h.post('/v1/dead-letters/replay', { all: true });
     expect(all.body.replayed).toBeGreaterThanOrEqual(1);
@@ -200,7 +197,7 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     await h.waitForState(a1!, 'succeeded');
     expect(await state(charge.body.id)).toBe('dead');
     expect(calls('payme_go', customer)).toBe(1);
-    expect(audits(h).at(-1)).toMatchObject({ audit: 'replay', scope: 'all', force: false, skipped_ids: expect.arrayContaining([{ id: charge.body.id, reason: 'needs_force' }]) });
+    expect(h.logs.audits().at(-1)).toMatchObject({ audit: 'replay', scope: 'all', force: false, skipped_ids: expect.arrayContaining([{ id: charge.body.id, reason: 'needs_force' }]) });
   });
 
   it('skips an ambiguous charge without force; with force it is charged exactly once more, audit-logged', async () => {
@@ -220,10 +217,10 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     const record = await h.waitForState(id, 'succeeded');
     expect(record.history.map((e) => e.class)).toEqual(['ambiguous', 'success']);
     expect(calls('payme_go', customer)).toBe(2);
-    expect(audits(h).filter((l) => l.audit === 'forced_replay' && l.ids[0] === id)).toEqual([
+    expect(h.logs.audits('forced_replay').filter((l) => l.ids[0] === id)).toEqual([
       expect.objectContaining({ level: 'warn', actor: { via: 'api', name: 'ops' }, queue: 'payme_go' }),
     ]);
-    expect(audits(h).at(-1)).toMatchObject({ audit: 'replay', force: true, replayed: 1, ids: [id] });
+    expect(h.logs.audits().at(-1)).toMatchObject({ audit: 'replay', force: true, replayed: 1, ids: [id] });
   });
 
   it('a charge refused after a forced replay still needs force: an earlier call may have charged', async () => {
@@ -306,7 +303,7 @@ describe('POST /v1/dead-letters/replay and DELETE /v1/dead-letters/{id}', () => 
     const again = await del(h, `/v1/dead-letters/${id}`);
     expect(again.status).toBe(404);
     expect(again.body.error).toMatchObject({ code: 'not_found', message: `no dead letter with id ${id}` });
-    expect(audits(h).filter((l) => l.audit === 'remove' && l.ids[0] === id)).toEqual([
+    expect(h.logs.audits('remove').filter((l) => l.ids[0] === id)).toEqual([
       expect.objectContaining({ actor: { via: 'api', name: 'ops' }, queue: 'anor', count: 1, msg: 'dead letter removed' }),
     ]);
     // docs/OPERATIONS.md: a confirmation refused for its receipt is sent again corrected once its dead letter is gone.

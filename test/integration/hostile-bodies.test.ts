@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
 import { MAX_JSON_DEPTH } from '../../src/domain/json-depth.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * CONTRACT §3: JSON nested deeper than 32 levels → 400 `invalid_json`, at the edge, before any validation, on every
@@ -9,7 +9,6 @@ import { QR, startHarness, type Harness } from '../helpers/harness.js';
  * fingerprint overflowed the stack).
  */
 
-const uid = () => randomUUID().slice(0, 8);
 
 /** `levels` nested arrays around `leaf`: `levels` levels of nesting. */
 const nested = (levels: number, leaf = '1') => `${'['.repeat(levels)}${leaf}${']'.repeat(levels)}`;

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { newCode, newKey, sale, uid, waitUntil } from '../helpers/money.js';
+import { newCode, newKey, uid } from '../helpers/ids.js';
+import { sale, waitUntil } from '../helpers/money.js';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 
 /**

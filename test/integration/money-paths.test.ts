@@ -4,7 +4,8 @@ import { freePort } from '../../src/infra/redis-server.js';
 import { runReconcileCli } from '../../src/reconcile/cli.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
-import { boardClient, newCode, newKey, sale, uid, waitUntil } from '../helpers/money.js';
+import { newCode, newKey, uid } from '../helpers/ids.js';
+import { boardClient, sale, startMoneyHarness, waitUntil } from '../helpers/money.js';
 
 /**
  * Issue 15, CONTRACT §4: "An ambiguous charge or receipt create is never sent again by any path unless an operator
@@ -21,25 +22,13 @@ describe('money at most once: every path that can start a provider call', () => 
   let h: Harness;
   let board: ReturnType<typeof boardClient>;
   beforeAll(async () => {
-    h = await startHarness({
-      env: {
-        BOARD_USERNAME: USER,
-        BOARD_PASSWORD: PASSWORD,
-        FREEDOMPAY_MERCHANT_ID: MERCHANT,
-        FREEDOMPAY_SECRET_KEY: SECRET,
-        PROVIDER_TIMEOUT_MS: '300',
-        RETRY_ATTEMPTS: '2',
-        CIRCUIT_THRESHOLD: '50',
-      },
-      sandbox: { freedompay: { merchantId: MERCHANT, secretKey: SECRET } },
-    });
+    h = await startMoneyHarness({ user: USER, password: PASSWORD }, { merchantId: MERCHANT, secretKey: SECRET });
     board = boardClient(h.url, USER, PASSWORD);
   });
   afterAll(() => h?.close());
 
   const charges = (code: string) => h.sandbox.calls('payme_go').filter((c) => c.key === code).length;
   const creates = (pid: string) => h.sandbox.calls('freedompay_create').filter((c) => c.key === pid).length;
-  const audits = (audit: string) => h.logs.lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.audit === audit);
   /** A charge the sandbox answers as `directives` say (programmed on the customer's code). */
   const charge = async (directives: string, body: Record<string, unknown> = {}) => {
     const code = newCode();
@@ -127,8 +116,8 @@ describe('money at most once: every path that can start a provider call', () => 
       ['ambiguous', 'timeout'],
     ]);
     expect(charges(code)).toBe(2);
-    expect(audits('forced_replay').find((l) => l.ids?.includes(id))).toMatchObject({ actor: { via: 'api', name: 'anonymous' }, queue: 'payme_go' });
-    expect(audits('replay').filter((l) => l.ids?.includes(id) || l.skipped_ids?.some((s: { id: string }) => s.id === id)).map((l) => l.force)).toEqual([false, true]);
+    expect(h.logs.audits('forced_replay').find((l) => l.ids?.includes(id))).toMatchObject({ actor: { via: 'api', name: 'anonymous' }, queue: 'payme_go' });
+    expect(h.logs.audits('replay').filter((l) => l.ids?.includes(id) || l.skipped_ids?.some((s: { id: string }) => s.id === id)).map((l) => l.force)).toEqual([false, true]);
 
     // The forced run ended ambiguous again: another retry without force (any tool) does not reuse its mark.
     await (await h.app.queues.get('payme_go').getJob(id))!.retry('failed');
@@ -208,7 +197,7 @@ describe('money at most once: every path that can start a provider call', () => 
     expect(replayCalls.map((c) => c.endpoint).slice(0, 2)).toEqual(['freedompay_list', 'freedompay_create']);
     expect(creates(pid)).toBe(3);
     expect(h.sandbox.receipts(pid)).toHaveLength(1);
-    expect(audits('forced_replay').find((l) => l.ids?.includes(body.id))).toMatchObject({ queue: 'freedompay' });
+    expect(h.logs.audits('forced_replay').find((l) => l.ids?.includes(body.id))).toMatchObject({ queue: 'freedompay' });
   });
 
   it('an adopted receipt with another total ends dead receipt_mismatch, both sides kept, no second create; a replay finds it again', async () => {

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordView } from '../../src/records/record-store.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { metricValue, startOutageProxy, type OutageProxy } from '../helpers/reliability.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * CONTRACT §4 circuit rule, end to end: a provider outage opens that provider's circuit, its jobs wait without
@@ -25,7 +25,6 @@ const OPEN_AT_LEAST_MS = 2000;
  */
 const TIMEOUT_MS = 3000;
 
-const uid = () => randomUUID().slice(0, 8);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const countedEntries = (records: RecordView[]) => records.flatMap((r) => r.history).filter((e) => e.class !== 'success' && !e.uncounted);
 const counted = (r: RecordView) => countedEntries([r]).length;

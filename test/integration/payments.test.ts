@@ -1,16 +1,15 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/infra/redis-server.js';
 import type { PaymentJobData } from '../../src/domain/jobs.js';
 import { paymentFingerprint, paymentRecordId } from '../../src/producers/payments.js';
 import { startSandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { newCode, newKey } from '../helpers/ids.js';
 
 // Payme Go (seed 003) over real HTTP against the sandbox, on real Redis: money moves at most once.
 
 /** A fresh customer code: digits only, so sandbox faults come from program(code, …) (docs/SANDBOX.md). */
-const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
-const newKey = () => `order-${randomUUID()}`;
 
 describe('Payme Go charges against the sandbox', () => {
   let h: Harness;
@@ -86,15 +85,14 @@ describe('Payme Go charges against the sandbox', () => {
 
     expect((await replay(body.id)).skipped).toMatchObject([{ reason: 'needs_force' }]);
     expect(goCalls(customer)).toHaveLength(1);
-    const audits = () => h.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.audit);
-    expect(audits().at(-1)).toMatchObject({ audit: 'replay', actor: { via: 'api', name: 'test' }, force: false, replayed: 0, skipped_ids: [{ id: body.id, reason: 'needs_force' }] });
+    expect(h.logs.audits().at(-1)).toMatchObject({ audit: 'replay', actor: { via: 'api', name: 'test' }, force: false, replayed: 0, skipped_ids: [{ id: body.id, reason: 'needs_force' }] });
 
     expect(await replay(body.id, true)).toEqual({ replayed: 1, skipped: [] });
     const record = await h.waitForState(body.id, 'succeeded');
     expect(goCalls(customer)).toHaveLength(2);
     expect(record.history.map((e) => e.class)).toEqual(['ambiguous', 'success']);
-    expect(audits().find((l) => l.audit === 'forced_replay')).toMatchObject({ actor: { via: 'api', name: 'test' }, ids: [body.id], queue: 'payme_go' });
-    expect(audits().at(-1)).toMatchObject({ audit: 'replay', force: true, replayed: 1, ids: [body.id] });
+    expect(h.logs.audits('forced_replay')[0]).toMatchObject({ actor: { via: 'api', name: 'test' }, ids: [body.id], queue: 'payme_go' });
+    expect(h.logs.audits().at(-1)).toMatchObject({ audit: 'replay', force: true, replayed: 1, ids: [body.id] });
   });
 
   it('counts calls under the payme_go provider label (CONTRACT §6)', async () => {

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QR, OTHER_QR, startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
-const uid = () => randomUUID().slice(0, 8);
 
 describe('core pipeline on real Redis against the sandbox', () => {
   let h: Harness;

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../src/sandbox/server.js';
 import { CONFIRMATION_SPECS, PROVIDERS, REGISTRY } from '../../src/providers/index.js';
 import { LIVE_PAYME_GO_CODES } from '../fixtures/live-bodies.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * Every provider of the registry, on real Redis, through the sandbox over real HTTP, answering as FiscalBox answers
@@ -13,7 +13,6 @@ import { QR, startHarness, type Harness } from '../helpers/harness.js';
 
 const MERCHANT = '542088';
 const SECRET = 'live-test-secret';
-const uid = () => randomUUID().slice(0, 8);
 
 /** The sandbox endpoint each confirmation provider's calls are recorded under. */
 const ENDPOINT: Record<string, Endpoint> = Object.fromEntries(CONFIRMATION_SPECS.map((spec) => [spec.name, `${spec.name}_confirm` as Endpoint]));

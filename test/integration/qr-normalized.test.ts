@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeQrCode } from '../../src/domain/qr.js';
 import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * Issue 19: a qr_code is compared as parsed (src/domain/qr.ts). Two spellings of one receipt are one confirmation
@@ -9,7 +9,6 @@ import { OTHER_QR, QR, startHarness, type Harness } from '../helpers/harness.js'
  * really different receipt is still a conflict.
  */
 
-const uid = () => randomUUID().slice(0, 8);
 /** QR spelled otherwise: spaces around it, parameters reversed, an upper-case host, spaces around a value. */
 const RESPELLED = '  https://OFD.SOLIQ.UZ/check?s=514343190161&c=20230104121801&r=%202421+&t=UZ170703100597 ';
 /** The same receipt once more: percent-encoded letters, another order, the default port, a fragment. */

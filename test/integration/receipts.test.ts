@@ -1,12 +1,12 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 // Freedom Pay receipts (seed 004) over real HTTP against the sandbox, which checks every request's JWS signature.
 
 const MERCHANT = '542088';
 const SECRET = 'test-secret';
-const uid = () => randomUUID().slice(0, 8);
 
 /** Seed 004's create request without merchant_id (it comes from configuration). */
 function receipt(payment_id: string | number = `pay-${uid()}`, overrides: Record<string, unknown> = {}) {

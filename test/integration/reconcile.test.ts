@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,13 +7,13 @@ import { freePort } from '../../src/infra/redis-server.js';
 import { runReconcileCli } from '../../src/reconcile/cli.js';
 import type { ReconcileReport } from '../../src/reconcile/freedompay.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 // `fiscal-worker reconcile freedompay`: the sandbox's receipts vs the local records, with a seeded mismatch.
 
 const MERCHANT = '542088';
 const SECRET = 'test-secret';
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-const uid = () => randomUUID().slice(0, 8);
 const today = () => new Date().toISOString().slice(0, 10);
 
 function receipt(payment_id: string) {

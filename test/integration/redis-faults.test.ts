@@ -1,9 +1,10 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { QR, QueueReader, callsPerKey, keyOf, startFeeder } from '../helpers/serve-process.js';
+import { newCode } from '../helpers/ids.js';
 
 /**
  * Issue 8, Redis faults (and issue 4's /readyz): each test has its own redis-server child, which it kills, freezes and
@@ -11,7 +12,6 @@ import { QR, QueueReader, callsPerKey, keyOf, startFeeder } from '../helpers/ser
  */
 
 const uid = () => randomUUID().slice(0, 6);
-const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Redis faults', () => {

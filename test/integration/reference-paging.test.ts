@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
@@ -7,6 +6,7 @@ import { startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-ser
 import { DEAD_LETTER_INDEX_SECONDS, referenceIndexKeys } from '../../src/records/indexes.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { startRedisGate, type RedisGate } from '../helpers/redis-gate.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * Issue 19, bounded reads: `GET /v1/confirmations?reference=` pages (limit, next_cursor) whatever the number of
@@ -14,7 +14,6 @@ import { startRedisGate, type RedisGate } from '../helpers/redis-gate.js';
  * the reference index lives as long as its records (a dead letter's for as long as the dead letter).
  */
 
-const uid = () => randomUUID().slice(0, 8);
 /** READ_SLICE in src/records/record-store.ts: records read at once before the request's end is looked at again. */
 const READ_SLICE = 100;
 

@@ -12,6 +12,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { startReceiver, type Receiver } from '../helpers/callback-receiver.js';
 import { LogCapture, QR, startHarness, type Harness } from '../helpers/harness.js';
 import { dumpKeys } from '../helpers/reliability.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * CONTRACT §2 "secrets never appear in logs, errors or metrics", and personal data never in clear (issue 8): real
@@ -20,7 +21,6 @@ import { dumpKeys } from '../helpers/reliability.js';
  * and Bull Board's API, and every Redis key under the test's prefix, whatever its type.
  */
 
-const uid = () => randomUUID().slice(0, 8);
 const SECRETS = {
   api_token: `api-token-${randomUUID()}`,
   second_api_token: `api-token2-${randomUUID()}`,

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/env.js';
 import { createRedis, closeRedis } from '../../src/infra/redis.js';
 import { layoutOf } from '../../src/providers/index.js';
 import { QR, startHarness, testEnv, type Harness } from '../helpers/harness.js';
+import { uid } from '../helpers/ids.js';
 
 /**
  * QUEUE_SHARDS (issue 18) on one Redis: a hot confirmation provider split over several BullMQ queues by a hash of the
@@ -11,7 +11,6 @@ import { QR, startHarness, testEnv, type Harness } from '../helpers/harness.js';
  * the same spread over masters.
  */
 
-const uid = () => randomUUID().slice(0, 8);
 
 describe('QUEUE_SHARDS=payme=3', () => {
   let h: Harness;

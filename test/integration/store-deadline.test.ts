@@ -1,10 +1,10 @@
-import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRedisServer, type ThrowawayRedis } from '../../src/infra/redis-server.js';
 import { paymentRecordId } from '../../src/producers/payments.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { startRedisGate, type CommandMatch, type RedisCommand, type RedisGate } from '../helpers/redis-gate.js';
+import { newCode, uid } from '../helpers/ids.js';
 
 /**
  * CONTRACT §3: "While Redis does not answer, requests that would store something get 503 (code unavailable) within 5
@@ -16,8 +16,6 @@ import { startRedisGate, type CommandMatch, type RedisCommand, type RedisGate } 
 const CONTRACT_MS = 5000;
 const MERCHANT = '542088';
 const FREEDOMPAY_ENV = { FREEDOMPAY_MERCHANT_ID: MERCHANT, FREEDOMPAY_SECRET_KEY: 'test-secret' };
-const uid = () => randomUUID().slice(0, 8);
-const newCode = () => `5050${String(randomInt(1e9)).padStart(9, '0')}${String(randomInt(1e7)).padStart(7, '0')}`;
 
 type Answer = Awaited<ReturnType<Harness['post']>>;
 
