@@ -8,6 +8,7 @@ import { runDeadCli } from '../../src/operations/dead-cli.js';
 import type { Endpoint } from '../../src/sandbox/types.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { newCode, uid } from '../helpers/ids.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Issue 16, CONTRACT §1/§5: `fiscal-worker dead list|replay|remove` as a real child process (`node --import tsx
@@ -16,14 +17,6 @@ import { newCode, uid } from '../helpers/ids.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ME = userInfo().username;
-
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface CliRun {
   code: number | null;
@@ -235,7 +228,7 @@ describe('fiscal-worker dead', () => {
     expect(replay.stderr).toMatch(new RegExp(`^dead replay: ${n} of ${n} in [\\d.]+ s \\(\\d+/s\\)\\nreplayed ${n}, skipped 0\\n$`));
     expect(replay.logs.at(-1)).toMatchObject({ audit: 'replay', requested: n, replayed: n });
     // Each ran again and was refused again: a second run, ended by a second terminal entry.
-    for (const id of ids) await until(async () => (await h.app.records.get(id))?.history.filter((e) => e.terminal).length === 2, 60_000);
+    for (const id of ids) await until(`${id} to end its second run`, async () => (await h.app.records.get(id))?.history.filter((e) => e.terminal).length === 2, 60_000);
   });
 
   it('stops a replay between chunks when interrupted: exit 2, and the audit line says so', async () => {

@@ -3,7 +3,7 @@ import { startHarness, type Harness } from './harness.js';
 
 /**
  * What the money-path tests (issue 15, docs/RELIABILITY.md "Money at most once") share (fresh codes and keys: ids.ts):
- * a Freedom Pay sale, Bull Board's HTTP API as the browser calls it, and waiting on a condition.
+ * a Freedom Pay sale, their harness, and Bull Board's HTTP API as the browser calls it.
  */
 
 
@@ -58,15 +58,4 @@ export function boardClient(baseUrl: string, user: string, password: string) {
     const text = await res.body.text();
     return { status: res.statusCode, text, body: text ? JSON.parse(text) : undefined };
   };
-}
-
-/** Polls `read` until `done` holds for its value (a condition, never a fixed sleep standing in for an event). */
-export async function waitUntil<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

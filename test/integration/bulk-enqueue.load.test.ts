@@ -11,6 +11,7 @@ import { kindOf, writeBulkFile, type BulkFile } from '../helpers/bulk-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { QueueReader, spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 import { uid } from '../helpers/ids.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Issue 16, bulk enqueue at size: `fiscal-worker enqueue` as a real child process on a 100,000-line file with
@@ -73,14 +74,6 @@ async function rejectedLines(path: string): Promise<number[]> {
     .split('\n')
     .filter(Boolean)
     .map((l) => (JSON.parse(l) as Reject).line);
-}
-
-async function until(what: string, ready: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /**

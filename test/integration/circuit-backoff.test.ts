@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { uid } from '../helpers/ids.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * CONTRACT §2: while a circuit is open, one probe at a time, the first after CIRCUIT_PROBE_MS, the wait doubling while
@@ -17,18 +18,8 @@ import { uid } from '../helpers/ids.js';
 
 const PROBE_MS = 100;
 const THRESHOLD = 3;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** How long a step of these tests may take on a busy machine. */
+const WAIT_MS = 20_000;
 
 /** When this process logged each change of the uzum circuit, in order (ms). */
 function circuitChanges(h: Harness): { open: boolean; at: number }[] {
@@ -101,10 +92,10 @@ describe('an open circuit backs its probes off while they fail', () => {
     expect(accepted.status).toBe(200);
     const broken = brokenIds(run);
 
-    const openedAt = await until('the circuit to open', () => circuitChanges(first)[0]?.at);
+    const openedAt = await until('the circuit to open', () => circuitChanges(first)[0]?.at, WAIT_MS);
     // A second process joins the open circuit (it reads the shared state before its first call) ...
     second = await startHarness({ mode: 'worker', sandbox: false, env: { ...env, QUEUE_PREFIX: first.prefix, FISCALBOX_BASE_URL: sandbox.url } });
-    await until('three probes', async () => probesAfter(await failedCalls(second, broken), openedAt).probes.length >= 3);
+    await until('three probes', async () => probesAfter(await failedCalls(second, broken), openedAt).probes.length >= 3, WAIT_MS);
     // ... and carries on alone: the wait it sees is the one the first process's failed probes doubled.
     await first.close();
     await until('seven probes', async () => probesAfter(await failedCalls(second, broken), openedAt).probes.length >= SCHEDULE.length, 30_000);
@@ -132,8 +123,8 @@ describe('an open circuit backs its probes off while they fail', () => {
       const changes = circuitChanges(second);
       const closed = changes.findIndex((change) => !change.open);
       return closed >= 0 ? changes.slice(closed + 1).find((change) => change.open)?.at : undefined;
-    });
-    await until('a probe after reopening', async () => probesAfter(await failedCalls(second, broken), reopenedAt).probes.length >= 1);
+    }, WAIT_MS);
+    await until('a probe after reopening', async () => probesAfter(await failedCalls(second, broken), reopenedAt).probes.length >= 1, WAIT_MS);
     const [firstWait] = probesAfter(await failedCalls(second, broken), reopenedAt).waits;
     process.stdout.write(`circuit backoff after reopening: first wait ${firstWait} ms\n`);
     expect(firstWait).toBeGreaterThanOrEqual(PROBE_MS - 2);
@@ -174,7 +165,7 @@ describe('a job that has not failed is not held for the grown wait', () => {
     const run = uid();
     await h.post('/v1/confirmations/batch', { items: brokenItems(run) });
     const broken = brokenIds(run);
-    const openedAt = await until('the circuit to open', () => circuitChanges(h)[0]?.at);
+    const openedAt = await until('the circuit to open', () => circuitChanges(h)[0]?.at, WAIT_MS);
     // Right after the probe that grew the wait to GROWN_WAIT_MS has failed: the next retry slot is that far away.
     const failedAt = await until(
       `${FAILED_PROBES} failed probes`,

@@ -4,6 +4,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * Issue 16: replaying a great many dead letters goes in chunks, reports progress and never holds the event loop, so
@@ -14,14 +15,6 @@ import { QR, startHarness, type Harness } from '../helpers/harness.js';
 const N = Number(process.env.FISCAL_DEAD_N ?? 10_000);
 const BATCH = 1000;
 const TICK_MS = 10;
-
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe(`replaying ${N} dead letters`, () => {
   let maker: Harness | undefined;

@@ -3,7 +3,8 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { newCode, newKey, uid } from '../helpers/ids.js';
-import { sale, waitUntil } from '../helpers/money.js';
+import { sale } from '../helpers/money.js';
+import { waitUntil } from '../helpers/wait.js';
 import { spawnServe, type ServeProcess } from '../helpers/serve-process.js';
 
 /**

@@ -5,7 +5,8 @@ import { runReconcileCli } from '../../src/reconcile/cli.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { newCode, newKey, uid } from '../helpers/ids.js';
-import { boardClient, sale, startMoneyHarness, waitUntil } from '../helpers/money.js';
+import { boardClient, sale, startMoneyHarness } from '../helpers/money.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Issue 15, CONTRACT §4: "An ambiguous charge or receipt create is never sent again by any path unless an operator

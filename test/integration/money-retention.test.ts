@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tombstoneKey } from '../../src/records/tombstones.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { newCode, newKey, uid } from '../helpers/ids.js';
-import { sale, waitUntil } from '../helpers/money.js';
+import { sale } from '../helpers/money.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Issue 15, CONTRACT §2 IDEMPOTENCY_DAYS: a money record leaves a tombstone when its job goes, so the same

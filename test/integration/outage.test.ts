@@ -4,6 +4,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { QR, startHarness, type Harness } from '../helpers/harness.js';
 import { metricValue, startOutageProxy, type OutageProxy } from '../helpers/reliability.js';
 import { uid } from '../helpers/ids.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * CONTRACT §4 circuit rule, end to end: a provider outage opens that provider's circuit, its jobs wait without
@@ -47,16 +48,6 @@ function expectProbePace(gaps: readonly number[]): void {
   expect(Math.min(...gaps), JSON.stringify(gaps)).toBeGreaterThanOrEqual(PROBE_MS - 2);
   expect(median(gaps), JSON.stringify(gaps)).toBeLessThan(2 * PROBE_MS);
   expect(Math.max(...gaps), JSON.stringify(gaps)).toBeLessThan(PROBE_MS + TIMEOUT_MS);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 function openedAt(h: Harness, provider: string): number | undefined {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../../src/infra/redis-server.js';
 import { startReceiver, type Receiver } from '../helpers/callback-receiver.js';
-import { waitUntil } from '../helpers/money.js';
+import { waitUntil } from '../helpers/wait.js';
 import { ALERTS_FILE, dashboardAndAlertQueries, readAlertRules, REPO_ROOT } from '../helpers/deploy-queries.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { commandAvailable, startPrometheus, targetOf, type PrometheusServer } from '../helpers/prometheus.js';
