@@ -51,63 +51,46 @@ export async function benchWorker(options: WorkerOptions): Promise<{ result: Wor
       const redis = await freshRedis();
       try {
         // Who goes first alternates, so neither always meets the Redis the other has filled.
-        let bareSeconds = 0;
-        let bareWaiting = 0;
-        let bareKept = 0;
-        let bareBefore = 0;
-        let bareHash = 0;
-        const runBare = async () => {
-          const barePrefix = newPrefix('bare');
-          bareBefore = await usedMemory(redis.url);
-          await fillBare(redis.url, barePrefix, options.jobs, id('b', run));
-          bareWaiting = await usedMemory(redis.url);
-          bareHash = await memoryUsage(redis.url, `${barePrefix}:payme:payme.${id('b', run)(0)}`);
-          const bareProc = startBare('worker.mjs', { REDIS_URL: redis.url, PREFIX: barePrefix, QUEUE: 'payme', SANDBOX_URL: sandbox.url, CONCURRENCY: String(options.concurrency) });
-          bareSeconds = await drainSeconds(redis.url, barePrefix, 'payme', options.jobs);
-          await bareProc.stop();
-          bareKept = await usedMemory(redis.url);
-        };
-        let productSeconds = 0;
-        let productWaiting = 0;
-        let productKept = 0;
-        let productBefore = 0;
-        let productHash = 0;
-        const runProduct = async () => {
-          const prefix = newPrefix('worker');
-          productBefore = await usedMemory(redis.url);
-          await fillProduct(redis.url, prefix, 'payme', options.jobs, id('p', run));
-          productWaiting = await usedMemory(redis.url);
-          productHash = await memoryUsage(redis.url, `${prefix}:payme:payme.${id('p', run)(0)}`);
-          const worker = await startProduct(
-            'worker',
-            { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: options.logLevel, WORKER_CONCURRENCY: String(options.concurrency), FISCALBOX_BASE_URL: sandbox.url, PROVIDER_TIMEOUT_MS: '15000' },
-            ['--providers', 'payme'],
+        const runBare = () =>
+          measureSide(redis.url, newPrefix('bare'), options.jobs, id('b', run), fillBare, async (prefix) =>
+            startBare('worker.mjs', { REDIS_URL: redis.url, PREFIX: prefix, QUEUE: 'payme', SANDBOX_URL: sandbox.url, CONCURRENCY: String(options.concurrency) }),
           );
-          productSeconds = await drainSeconds(redis.url, prefix, 'payme', options.jobs);
-          rss.push(worker.proc.peakRssMiB());
-          logs.push(worker.proc.stdoutBytes());
-          await worker.proc.stop();
-          productKept = await usedMemory(redis.url);
-        };
+        const runProduct = () =>
+          measureSide(redis.url, newPrefix('worker'), options.jobs, id('p', run), (url, prefix, count, ids) => fillProduct(url, prefix, 'payme', count, ids), async (prefix) => {
+            const worker = await startProduct(
+              'worker',
+              { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: options.logLevel, WORKER_CONCURRENCY: String(options.concurrency), FISCALBOX_BASE_URL: sandbox.url, PROVIDER_TIMEOUT_MS: '15000' },
+              ['--providers', 'payme'],
+            );
+            return {
+              stop: async () => {
+                rss.push(worker.proc.peakRssMiB());
+                logs.push(worker.proc.stdoutBytes());
+                await worker.proc.stop();
+              },
+            };
+          });
+        let bareSide: SideFigures;
+        let productSide: SideFigures;
         if (run % 2 === 0) {
-          await runBare();
-          await runProduct();
+          bareSide = await runBare();
+          productSide = await runProduct();
         } else {
-          await runProduct();
-          await runBare();
+          productSide = await runProduct();
+          bareSide = await runBare();
         }
 
-        bare.push(round(options.jobs / bareSeconds));
-        product.push(round(options.jobs / productSeconds));
+        bare.push(round(options.jobs / bareSide.seconds));
+        product.push(round(options.jobs / productSide.seconds));
         ratio.push(round(product.at(-1)! / bare.at(-1)!, 3));
         process.stderr.write(`bench worker ${options.concurrency}/${options.latencyMs}ms run ${run + 1}: bare ${bare.at(-1)} jobs/s, product ${product.at(-1)} jobs/s (${(ratio.at(-1)! * 100).toFixed(1)} %), rss ${rss.at(-1)} MiB\n`);
         memory ??= {
-          bareWaitingBytes: round((bareWaiting - bareBefore) / options.jobs),
-          productWaitingBytes: round((productWaiting - productBefore) / options.jobs),
-          bareJobHash: bareHash,
-          productJobHash: productHash,
-          bareKeptBytes: round((bareKept - bareBefore) / options.jobs),
-          productKeptBytes: round((productKept - productBefore) / options.jobs),
+          bareWaitingBytes: bareSide.waitingBytes,
+          productWaitingBytes: productSide.waitingBytes,
+          bareJobHash: bareSide.jobHash,
+          productJobHash: productSide.jobHash,
+          bareKeptBytes: bareSide.keptBytes,
+          productKeptBytes: productSide.keptBytes,
         };
       } finally {
         await redis.stop();
@@ -120,6 +103,38 @@ export async function benchWorker(options: WorkerOptions): Promise<{ result: Wor
     result: { bare: stat(bare), product: stat(product), ratio: stat(ratio), productPeakRssMiB: stat(rss), productLogBytes: stat(logs) },
     memory: memory!,
   };
+}
+
+interface SideFigures {
+  seconds: number;
+  /** Redis bytes per job, waiting and then completed and kept. */
+  waitingBytes: number;
+  keptBytes: number;
+  /** `MEMORY USAGE` of the first job's hash. */
+  jobHash: number;
+}
+
+/**
+ * One side of a run: its jobs queued under `prefix`, Redis measured before, with them waiting and once drained by the
+ * worker `start` starts (stopped before the last measure, so what it keeps is what retention keeps).
+ */
+async function measureSide(
+  redisUrl: string,
+  prefix: string,
+  jobs: number,
+  id: (i: number) => string,
+  fill: (redisUrl: string, prefix: string, jobs: number, id: (i: number) => string) => Promise<void>,
+  start: (prefix: string) => Promise<{ stop(): Promise<void> }>,
+): Promise<SideFigures> {
+  const before = await usedMemory(redisUrl);
+  await fill(redisUrl, prefix, jobs, id);
+  const waiting = await usedMemory(redisUrl);
+  const jobHash = await memoryUsage(redisUrl, `${prefix}:payme:payme.${id(0)}`);
+  const worker = await start(prefix);
+  const seconds = await drainSeconds(redisUrl, prefix, 'payme', jobs);
+  await worker.stop();
+  const kept = await usedMemory(redisUrl);
+  return { seconds, waitingBytes: round((waiting - before) / jobs), keptBytes: round((kept - before) / jobs), jobHash };
 }
 
 /** The bare side's jobs: BullMQ add with a job id, the request's fields as data. */
