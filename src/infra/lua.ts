@@ -25,7 +25,7 @@ export async function runLua<T = unknown>(redis: RedisClient, script: LuaScript,
   try {
     return (await redis.evalsha(script.sha, keys.length, ...keys, ...args)) as T;
   } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    if (!isNoScript(err)) throw err;
     return (await redis.eval(script.lua, keys.length, ...keys, ...args)) as T;
   }
 }
@@ -40,3 +40,10 @@ export async function loadScripts(redis: RedisClient, scripts: readonly LuaScrip
 }
 
 export const isNoScript = (err: unknown): boolean => String((err as Error | undefined)?.message).includes('NOSCRIPT');
+
+/** The text of BullMQ's script `name` (`addStandardJob:<version>`, …) as BullMQ defined it on its queues' connection. */
+export function bullmqScriptSource(queueConnection: RedisClient, name: string): { lua: string; numberOfKeys: number } {
+  const source = (queueConnection as unknown as { scriptsSet: Record<string, { lua: string; numberOfKeys: number }> }).scriptsSet[name];
+  if (!source) throw new Error(`BullMQ's ${name} is not defined on the queues' connection`);
+  return source;
+}

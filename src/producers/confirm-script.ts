@@ -1,7 +1,8 @@
 import { Job, type Queue } from 'bullmq';
 import { Command } from 'ioredis';
-import { isNoScript, loadScripts, luaScript, type LuaScript } from '../infra/lua.js';
+import { bullmqScriptSource, isNoScript, loadScripts, luaScript, type LuaScript } from '../infra/lua.js';
 import type { ProviderQueues } from '../infra/queues.js';
+import type { QueueRef } from '../infra/layout.js';
 import type { RedisClient } from '../infra/redis.js';
 
 /**
@@ -76,24 +77,23 @@ const composed = new Map<string, LuaScript>();
 function scriptFor(queueConnection: RedisClient, bullmqName: string): LuaScript {
   let script = composed.get(bullmqName);
   if (!script) {
-    const source = (queueConnection as unknown as { scriptsSet: Record<string, { lua: string }> }).scriptsSet[bullmqName];
-    if (!source) throw new Error(`BullMQ's ${bullmqName} is not defined on the queues' connection`);
-    composed.set(bullmqName, (script = luaScript(composeLua(source.lua), KEY_COUNT)));
+    composed.set(bullmqName, (script = luaScript(composeLua(bullmqScriptSource(queueConnection, bullmqName).lua), KEY_COUNT)));
   }
   return script;
 }
 
 /**
- * Runs the intake of `items`, all of one queue: one EVALSHA for one item, one pipeline for more. Resolves with one
+ * Runs the intake of `items`, all of queue `ref`: one EVALSHA for one item, one pipeline for more. Resolves with one
  * reply per item; a Redis error rejects (the caller answers 503).
  */
-export async function confirmAll(queues: ProviderQueues, queue: Queue, items: readonly ConfirmItem[], now: number, indexTtlSeconds: number): Promise<ConfirmReply[]> {
+export async function confirmAll(queues: ProviderQueues, ref: QueueRef, items: readonly ConfirmItem[], now: number, indexTtlSeconds: number): Promise<ConfirmReply[]> {
+  const queue = queues.queue(ref);
   // BullMQ defines its scripts on the queues' connection as the queue starts.
   await queue.backend.client;
   const intake = queues.intakeConnection;
   const calls = items.map((item) => {
     const { name, args } = bullmqAddCall(queue, item.data, item.id);
-    const jobKey = queues.layout.jobKey(queues.layout.queueOfRecord(item.id)!, item.id);
+    const jobKey = queues.layout.jobKey(ref, item.id);
     // EVALSHA's arguments in one array, built once: BullMQ's nine keys, ours, BullMQ's three arguments, ours.
     const argv = args as (string | number | Buffer)[];
     argv.splice(BULLMQ_KEYS, 0, jobKey, item.indexKey ?? jobKey);

@@ -138,7 +138,7 @@ export class ConfirmationProducer implements ConfirmationIntake {
     const { queues, config } = this.deps;
     const replies = await confirmAll(
       queues,
-      queues.queue(ref),
+      ref,
       items.map(({ id, data }) => ({ id, data, ...(data.reference ? { indexKey: referenceIndexKey(queues.layout, ref, data.reference) } : {}) })),
       Date.now(),
       config.retentionSeconds,

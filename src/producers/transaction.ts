@@ -1,6 +1,6 @@
 import { Job, type Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
-import { isNoScript, loadScripts, luaScript, type LuaScript } from '../infra/lua.js';
+import { bullmqScriptSource, isNoScript, loadScripts, luaScript, type LuaScript } from '../infra/lua.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import type { RedisClient } from '../infra/redis.js';
 
@@ -29,8 +29,7 @@ const bullmqScripts = new Map<string, LuaScript>();
 function bullmqScript(queueConnection: RedisClient, name: string): LuaScript {
   let script = bullmqScripts.get(name);
   if (!script) {
-    const source = (queueConnection as unknown as { scriptsSet: Record<string, { lua: string; numberOfKeys: number }> }).scriptsSet[name];
-    if (!source) throw new Error(`BullMQ's ${name} is not defined on the queues' connection`);
+    const source = bullmqScriptSource(queueConnection, name);
     bullmqScripts.set(name, (script = luaScript(source.lua, source.numberOfKeys)));
   }
   return script;
