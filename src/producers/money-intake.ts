@@ -5,7 +5,7 @@ import { luaScript, runLua } from '../infra/lua.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { storeDeadline } from '../infra/deadline.js';
 import { UnavailableError, type RedisClient } from '../infra/redis.js';
-import { readTombstone, tombstoneKey, tombstoneSeconds } from '../records/tombstones.js';
+import { moneySummary, readTombstone, tombstoneKey, tombstoneSeconds } from '../records/tombstones.js';
 import { addJobTo, markTombQueued, runTransaction } from './transaction.js';
 
 /**
@@ -34,8 +34,6 @@ export interface MoneyJob {
   name: string;
   /** Job data; carries its `fingerprint` so a repeat can be compared with what was accepted. */
   data: { fingerprint: string };
-  /** The amount (sums) or the receipt total (tiyins) the tombstone keeps. */
-  summary: number;
   conflictMessage: string;
 }
 
@@ -65,7 +63,7 @@ export async function enqueueAtMostOnce(deps: MoneyIntakeDeps, job: MoneyJob, wi
     const client = (await within(queue.backend.client)) as unknown as RedisClient;
     // Not defineCommand: defined on first use while other requests' commands are in flight, it crashed the process
     // (infra/lua.ts).
-    const answer = await within(runLua<string[]>(client, CLAIM, [queues.layout.jobKey(ref, id), tomb], [data.fingerprint, seconds, Date.now(), job.summary]));
+    const answer = await within(runLua<string[]>(client, CLAIM, [queues.layout.jobKey(ref, id), tomb], [data.fingerprint, seconds, Date.now(), moneySummary(provider, data)!]));
     const [kind, ...rest] = answer;
     if (kind === 'exists') return fingerprintOf(rest[0]) === data.fingerprint ? { result: 'duplicate', id, provider } : conflict;
     if (kind === 'tomb') {

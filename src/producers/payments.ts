@@ -56,7 +56,6 @@ export class PaymentProducer implements PaymentIntake {
         id,
         name: 'charge',
         data: { ...input, fingerprint } satisfies PaymentJobData,
-        summary: input.amount,
         conflictMessage: 'this Idempotency-Key was already used for a charge with another body; use a new key for a new charge',
       },
       options.within,

@@ -7,7 +7,6 @@ import { fieldProblems } from '../domain/problems.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { countEnqueued, type Metrics } from '../observability/metrics.js';
 import { onlySpecOfKind } from '../providers/index.js';
-import { receiptTotals } from '../domain/receipt-totals.js';
 import { enqueueAtMostOnce } from './money-intake.js';
 
 /** The registry's receipt provider (seed 004, Freedom Pay). */
@@ -70,7 +69,6 @@ export class ReceiptProducer implements ReceiptIntake {
         id,
         name: 'receipt',
         data: { ...input, fingerprint } satisfies ReceiptJobData,
-        summary: receiptTotals(input).settlements,
         conflictMessage: `a ${input.operation_type} receipt for payment_id ${String(input.payment_id)} was already accepted with another body; a sale has one receipt`,
       },
       options.within,
