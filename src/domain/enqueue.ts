@@ -1,5 +1,8 @@
 import type { FieldProblem } from './problems.js';
 
+/** CONTRACT §3: `POST /v1/confirmations/batch` takes at most this many items (the bulk CLI's largest batch too). */
+export const BATCH_LIMIT = 1000;
+
 /** What became of one item handed to the product (CONTRACT §3; the `result` label of fiscal_enqueued_total). */
 export type EnqueueOutcome =
   | { result: 'created' | 'duplicate'; id: string; provider: string }

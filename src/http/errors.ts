@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { UnavailableError } from '../infra/redis.js';
+import { BadCursorError } from '../records/paging.js';
 
 /** The API's error catalog (like fastify's FST_ERR_*): one code, one status, one shape everywhere. */
 export const ERRORS = {
@@ -68,6 +69,8 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   let apiError: ApiError;
   if (err instanceof ApiError) apiError = err;
   else if (err instanceof UnavailableError) apiError = new ApiError('unavailable', err.message);
+  // A cursor a paged route did not hand out, found wherever the page is read.
+  else if (err instanceof BadCursorError) apiError = new ApiError('invalid_query', err.message);
   else apiError = fromFastify(err) ?? new ApiError('internal', 'internal error; the request id in X-Request-Id helps support find it');
   if (apiError.status >= 500) request.log.error({ err }, 'request failed');
   void reply.status(apiError.status).send(apiError.body());

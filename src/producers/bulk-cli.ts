@@ -1,6 +1,7 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/env.js';
+import { BATCH_LIMIT } from '../domain/enqueue.js';
 import { runBulkImport, type BulkReport } from './bulk-import.js';
 import { createProgress, formatCounts, type ProgressStream } from './bulk-progress.js';
 import { RejectsFile } from './bulk-rejects.js';
@@ -14,7 +15,6 @@ export const EXIT_ACCEPTED = 0;
 export const EXIT_NOT_ACCEPTED = 1;
 export const EXIT_FAILED = 2;
 
-const BATCH_LIMIT = 1000; // CONTRACT §3: POST /v1/confirmations/batch takes up to 1000 items
 const INPUT_CHUNK_BYTES = 256 * 1024;
 
 export interface EnqueueCliIo {

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '../../src/infra/redis-server.js';
+import { ADDRESS_IN_USE, freePort } from '../../src/infra/redis-server.js';
 
 /**
  * A real Prometheus (the Debian package's binary) for tests and scripts/metrics-snapshot.ts: its own free port, its
@@ -193,7 +193,7 @@ async function launch(configFile: string, dataDir: string, port: number): Promis
     await until(
       async () => {
         if (child.exitCode !== null || child.signalCode !== null) {
-          if (/address already in use/i.test(stderr)) throw new PortTaken(`port ${port} taken: ${stderr}`);
+          if (ADDRESS_IN_USE.test(stderr)) throw new PortTaken(`port ${port} taken: ${stderr}`);
           throw new Error(`prometheus exited with ${child.exitCode ?? child.signalCode}: ${stderr}`);
         }
         const res = await fetch(`${url}/-/ready`).catch(() => undefined);

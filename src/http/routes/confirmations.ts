@@ -1,14 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AcceptedOutcome, ConfirmationIntake, EnqueueOutcome } from '../../domain/enqueue.js';
+import { BATCH_LIMIT, type AcceptedOutcome, type ConfirmationIntake, type EnqueueOutcome } from '../../domain/enqueue.js';
 import { providerOfRecordId } from '../../domain/ids.js';
 import { describeProblems } from '../../domain/problems.js';
-import { BadCursorError } from '../../records/paging.js';
 import { REFERENCE_PAGE_DEFAULT, REFERENCE_PAGE_MAX, type RecordStore, type RecordView } from '../../records/record-store.js';
 import { findSpec } from '../../providers/index.js';
 import { ApiError } from '../errors.js';
 
-export const BATCH_LIMIT = 1000;
 
 export interface ConfirmationRouteDeps {
   producer: ConfirmationIntake;
@@ -110,11 +108,6 @@ export async function confirmationRoutes(app: FastifyInstance, deps: Confirmatio
       const items = await records.findByPaymentId(payment_id, { within, signal });
       return { items: reference ? items.filter((r: RecordView) => r.reference === reference) : items, next_cursor: null };
     }
-    try {
-      return await records.findByReference(reference!, { limit, ...(cursor ? { cursor } : {}) }, { within, signal });
-    } catch (err) {
-      if (err instanceof BadCursorError) throw new ApiError('invalid_query', err.message);
-      throw err;
-    }
+    return records.findByReference(reference!, { limit, ...(cursor ? { cursor } : {}) }, { within, signal });
   });
 }

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Actor, DeadLetters } from '../../operations/dead-letters.js';
-import { BadCursorError } from '../../records/paging.js';
 import { ANONYMOUS_API_CLIENT } from '../auth.js';
 import { ApiError } from '../errors.js';
 
@@ -54,12 +53,7 @@ export async function deadLetterRoutes(app: FastifyInstance, deps: DeadLetterRou
     const query = ListQuery.safeParse(request.query);
     if (!query.success) throw new ApiError('invalid_query', query.error.issues.map((i) => i.message).join('; '));
     knownScope(query.data.provider);
-    try {
-      return await request.deadline.within(deadLetters.list(query.data));
-    } catch (err) {
-      if (err instanceof BadCursorError) throw new ApiError('invalid_query', err.message);
-      throw err;
-    }
+    return request.deadline.within(deadLetters.list(query.data));
   });
 
   app.post('/v1/dead-letters/replay', async (request) => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PROVIDERS } from '../../domain/provider.js';
 import { CONFIRMATION_SPECS } from '../../providers/index.js';
-import { BATCH_LIMIT } from './confirmations.js';
+import { BATCH_LIMIT } from '../../domain/enqueue.js';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' });
 
