@@ -2,7 +2,8 @@ import type { Job, JobState } from 'bullmq';
 import { isProvider } from '../domain/provider.js';
 import type { ProviderQueues } from '../infra/queues.js';
 import { toRecordView } from '../records/record-view.js';
-import { runInProgress, runOfFinished, type CallbackJobData, type TerminalState } from './events.js';
+import { currentRun } from '../workers/job-progress.js';
+import { runOfFinished, type CallbackJobData, type TerminalState } from './events.js';
 
 /** Reads a record's job and state from its queue; undefined when the job is gone. */
 export type RecordReader = (queue: string, id: string) => Promise<{ job: Job; state: JobState | 'unknown' } | undefined>;
@@ -44,7 +45,7 @@ export async function captureRecord(read: RecordReader, data: CallbackJobData): 
   const { job, state } = found;
   const terminal = TERMINAL[state];
   if (!terminal) {
-    if (runInProgress(job) > data.run) return superseded(data, `it was replayed and is ${state} in a later run`);
+    if (currentRun(job) > data.run) return superseded(data, `it was replayed and is ${state} in a later run`);
     return { kind: 'pending', state };
   }
   const run = runOfFinished(job, terminal);

@@ -1,4 +1,4 @@
-import { Queue, type Job, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { decodeAttempts, HISTORY_LIMIT } from '../domain/attempt.js';
 import { CALLBACK_QUEUE } from '../domain/auxiliary-queues.js';
 import type { JobSnapshot } from '../domain/record.js';
@@ -35,11 +35,6 @@ export interface CallbackJobData {
  */
 export function callbackEventId(recordId: string, state: TerminalState, run: number): string {
   return `${CALLBACK_QUEUE}.${recordId}.${state}.${run}`;
-}
-
-/** The run a job is in while it still runs: one per terminal entry already in its history (workers/job-progress.ts). */
-export function runInProgress(job: Pick<Job, 'stacktrace'>): number {
-  return decodeAttempts(job.stacktrace).filter((entry) => entry.terminal).length;
 }
 
 /**

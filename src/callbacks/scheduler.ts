@@ -2,7 +2,8 @@ import { Job, type Queue } from 'bullmq';
 import type { Config } from '../config/env.js';
 import type { RedisClient } from '../infra/redis.js';
 import type { Logger } from '../observability/logger.js';
-import { callbackEventId, openCallbackQueue, runInProgress, runOfFinished, type CallbackJobData, type TerminalState } from './events.js';
+import { currentRun } from '../workers/job-progress.js';
+import { callbackEventId, openCallbackQueue, runOfFinished, type CallbackJobData, type TerminalState } from './events.js';
 
 export interface CallbackSchedulerDeps {
   config: Readonly<Config>;
@@ -40,7 +41,7 @@ export class CallbackScheduler {
 
   /** Before the terminal state is stored: `run` is the run the job is in. Never throws: the job's end must not fail. */
   async prepare(queue: string, job: Job, state: TerminalState): Promise<void> {
-    const data = this.eventData(queue, job, state, () => runInProgress(job));
+    const data = this.eventData(queue, job, state, () => currentRun(job));
     if (!data) return;
     try {
       await this.queue.add(state, data, { jobId: callbackEventId(data.record_id, state, data.run), delay: this.deps.graceMs });

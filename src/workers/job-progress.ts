@@ -37,6 +37,6 @@ export async function recordStep(job: Job, entry: AttemptEntry, patch: Record<st
  * Which run of the job this is: 0 at first, +1 after each dead letter (its terminal entry is in the stacktrace), so a
  * replay is a new run. State tagged with its run is ignored by later runs.
  */
-export function currentRun(job: Job): number {
+export function currentRun(job: Pick<Job, 'stacktrace'>): number {
   return decodeAttempts(job.stacktrace).filter((entry) => entry.terminal).length;
 }

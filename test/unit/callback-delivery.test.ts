@@ -4,7 +4,8 @@ import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { attemptPosition, callbackDelay, type CallbackAttempt } from '../../src/callbacks/attempts.js';
 import { captureRecord, type RecordReader } from '../../src/callbacks/capture.js';
-import { callbackEventId, runInProgress, runOfFinished, type CallbackJobData } from '../../src/callbacks/events.js';
+import { callbackEventId, runOfFinished, type CallbackJobData } from '../../src/callbacks/events.js';
+import { currentRun } from '../../src/workers/job-progress.js';
 import { ADDRESS_REFUSED, guardedLookup } from '../../src/callbacks/safe-dispatcher.js';
 import { encodeAttempt, type AttemptEntry } from '../../src/domain/attempt.js';
 
@@ -47,10 +48,10 @@ describe('callback events and attempts', () => {
     expect(callbackEventId('payme.p-1', 'succeeded', 0)).toBe('callbacks.payme.p-1.succeeded.0');
     const firstRunDead = { stacktrace: [entry(false), entry(true)] };
     expect(runOfFinished(firstRunDead, 'dead')).toBe(0);
-    expect(runInProgress({ stacktrace: [entry(false)] })).toBe(0); // the same event, seen before the dead letter was stored
+    expect(currentRun({ stacktrace: [entry(false)] })).toBe(0); // the same event, seen before the dead letter was stored
     const replayedThenSucceeded = { stacktrace: [entry(false), entry(true), entry(false)] };
     expect(runOfFinished(replayedThenSucceeded, 'succeeded')).toBe(1);
-    expect(runInProgress(replayedThenSucceeded)).toBe(1);
+    expect(currentRun(replayedThenSucceeded)).toBe(1);
     expect(runOfFinished({ stacktrace: [entry(true), entry(false), entry(true)] }, 'dead')).toBe(1);
   });
 
