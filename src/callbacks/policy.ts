@@ -76,7 +76,8 @@ export function callbackUrlRule(config: Readonly<Config>) {
   const policy = new CallbackPolicy(config.callback);
   return z
     .string({ error: 'callback_url must be a string' })
-    .max(2048, 'callback_url must be at most 2048 characters')
+    // The length is checked first and alone (`abort`): urlProblem checks it too, and zod would report it twice.
+    .max(CALLBACK_URL_MAX_CHARS, { message: `callback_url must be at most ${CALLBACK_URL_MAX_CHARS} characters`, abort: true })
     .superRefine((value, ctx) => {
       const problem = policy.urlProblem(value);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });

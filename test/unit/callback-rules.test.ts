@@ -88,6 +88,12 @@ describe('callback URL policy', () => {
     expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['callback_url', expect.stringContaining('CALLBACK_ALLOWED_HOSTS is empty')]]);
   });
 
+  it('a callback_url over 2048 characters is one problem in the request schema, not the same one twice', () => {
+    const config = loadConfig({ CALLBACK_SECRET: 's', CALLBACK_ALLOWED_HOSTS: 'hooks.example.com' });
+    const parsed = confirmationSchema(config).safeParse({ provider: 'payme', payment_id: 'p-1', qr_code: 'https://ofd.soliq.uz/check?t=1&r=2&c=3&s=4', callback_url: `https://hooks.example.com/${'a'.repeat(2048)}` });
+    expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['callback_url', 'callback_url must be at most 2048 characters']]);
+  });
+
   it('decides which addresses a host may reach', () => {
     expect(listed.addressRule('https:', 'hooks.example.com')).toBe('public');
     expect(listed.addressRule('https:', 'internal.example')).toBe('any'); // CALLBACK_PRIVATE_HOSTS
