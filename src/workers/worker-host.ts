@@ -207,20 +207,25 @@ export class WorkerHost {
    */
   private keepWhatOutlivesTheJob(provider: Provider, job: Job, state: 'succeeded' | 'dead'): void {
     const { config, connection, queues, logger } = this.deps;
+    const money = isMoneyProvider(provider);
+    const reference = (job.data as { reference?: unknown }).reference;
+    const indexSeconds = typeof reference === 'string' ? this.indexLifeAfterEnd(job, state) : undefined;
+    // Most jobs (a confirmation that succeeded in time) have nothing to keep: no lookup, no allocation for them.
+    if (!money && indexSeconds === undefined) return;
     const ref = queues.layout.queueOfRecord(job.id!);
     if (!ref) return;
     const failed = (err: unknown) => logger.warn({ job_id: job.id, provider, err: { message: err instanceof Error ? err.message : String(err) } }, 'could not keep what outlives the job');
-    if (isMoneyProvider(provider)) {
-      void recordTombstone(connection, tombstoneKey(queues.layout, ref, job.id!), job, state, tombstoneSeconds(config)).catch(failed);
+    if (money) void recordTombstone(connection, tombstoneKey(queues.layout, ref, job.id!), job, state, tombstoneSeconds(config)).catch(failed);
+    if (typeof reference === 'string' && indexSeconds !== undefined) {
+      void keepInIndex(connection, referenceIndexKey(queues.layout, ref, reference), { recordId: job.id!, acceptedAt: job.timestamp }, indexSeconds).catch(failed);
     }
-    const reference = (job.data as { reference?: unknown }).reference;
-    if (typeof reference !== 'string') return;
-    const entry = { recordId: job.id!, acceptedAt: job.timestamp };
-    if (state === 'dead') {
-      void keepInIndex(connection, referenceIndexKey(queues.layout, ref, reference), entry, DEAD_LETTER_INDEX_SECONDS).catch(failed);
-    } else if (successOutlivesIndex(job.timestamp, Date.now(), config.retentionSeconds)) {
-      void keepInIndex(connection, referenceIndexKey(queues.layout, ref, reference), entry, config.retentionSeconds).catch(failed);
-    }
+  }
+
+  /** How long a record's reference index must live from its end, or undefined when the life it has suffices. */
+  private indexLifeAfterEnd(job: Job, state: 'succeeded' | 'dead'): number | undefined {
+    if (state === 'dead') return DEAD_LETTER_INDEX_SECONDS;
+    const { retentionSeconds } = this.deps.config;
+    return successOutlivesIndex(job.timestamp, Date.now(), retentionSeconds) ? retentionSeconds : undefined;
   }
 
   private finishFields(provider: Provider, job: Job, state: 'succeeded' | 'dead') {
